@@ -1,0 +1,1 @@
+"""stconv_lite.viz."""
