@@ -1,0 +1,20 @@
+"""stconv_lite.notebook: glue works inside and outside the book build."""
+
+import sys
+
+from stconv_lite import notebook
+
+
+def test_glue_returns_the_value():
+    assert notebook.glue("answer", 42) == 42
+
+
+def test_in_colab_reads_the_module_table(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert notebook.in_colab() is False
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert notebook.in_colab() is True
+
+
+def test_format_float():
+    assert notebook.format_float(0.91234, 3) == "0.912"
