@@ -1,0 +1,230 @@
+"""Handwritten digits for Video-MNIST: real MNIST when available, a bundled offline copy otherwise.
+
+Two sources give the same format, ``uint8`` images ``(N, 28, 28)`` (a digit of about 20x20 pixels
+centred in a 28x28 frame, 0 = background) and ``int64`` labels ``(N,)``:
+
+* ``"mnist"``: the real MNIST (LeCun, Cortes & Burges), downloaded once by torchvision, which checks
+  every file's MD5 checksum, into a cache folder (``root``; default ``$STCONV_DATA_DIR`` or
+  ``~/.cache/stconv_lite``). 60 000 train / 10 000 test images.
+* ``"bundled"``: 1797 UCI handwritten digits (Alpaydin & Kaynak) shipped as 8x8 bitmaps in
+  ``data/digits_uci.npz`` (45 KB, from scikit-learn, BSD-3: see ``data/LICENSE-digits.txt``) and
+  upsampled here to look like MNIST (:func:`mnist_style`). 1438 train / 359 test images, split
+  once and for all by ``data/make_digits.py``.
+
+``"auto"`` (the default everywhere) uses MNIST when it is already cached or can be downloaded, and
+otherwise falls back to the bundled digits **with a visible warning**. It never touches the network
+when ``STCONV_OFFLINE=1`` or ``CI=true`` is set, and its reachability probe gives up after
+:data:`PROBE_TIMEOUT_S` seconds, so it cannot hang a notebook on a machine without internet.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "SOURCES",
+    "BUNDLED_FILE",
+    "DigitsFallbackWarning",
+    "default_root",
+    "is_offline",
+    "mnist_is_cached",
+    "resolve_source",
+    "load_digits",
+    "mnist_style",
+]
+
+SOURCES = ("auto", "mnist", "bundled")
+BUNDLED_FILE = Path(__file__).resolve().parents[2] / "data" / "digits_uci.npz"
+MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
+PROBE_TIMEOUT_S = 2.0
+DOWNLOAD_TIMEOUT_S = 30.0
+CANVAS, BOX = 28, 20
+
+
+class DigitsFallbackWarning(UserWarning):
+    """``source="auto"`` could not use MNIST and uses the bundled UCI digits instead."""
+
+
+def default_root() -> Path:
+    """The MNIST cache folder: ``$STCONV_DATA_DIR`` if set, else ``~/.cache/stconv_lite``."""
+    env = os.environ.get("STCONV_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "stconv_lite"
+
+
+def is_offline() -> bool:
+    """True when the network must not be used: ``STCONV_OFFLINE=1`` or ``CI=true``."""
+    flag = os.environ.get("STCONV_OFFLINE", "").strip().lower()
+    ci = os.environ.get("CI", "").strip().lower()
+    return flag in {"1", "true", "yes"} or ci in {"1", "true", "yes"}
+
+
+def _mnist_dataset(root: Path, train: bool, download: bool):
+    from torchvision.datasets import MNIST  # lazy: only the "mnist" path needs torchvision
+
+    return MNIST(str(root), train=train, download=download)
+
+
+def mnist_is_cached(root: str | Path | None = None) -> bool:
+    """True when the four MNIST files are already in ``root`` (nothing is downloaded)."""
+    raw = Path(root or default_root()) / "MNIST" / "raw"
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    return all((raw / name).is_file() for name in names)
+
+
+def _host_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    # Name resolution ignores socket timeouts, so the probe runs in a daemon thread that we stop
+    # waiting for after `timeout` seconds: a machine without DNS cannot hang us.
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(MNIST_HOST, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def resolve_source(source: str = "auto", root: str | Path | None = None) -> str:
+    """Decide which source ``load_digits`` will use: ``"mnist"`` or ``"bundled"``.
+
+    For ``"auto"`` this may probe the network (never when offline, see :func:`is_offline`) and
+    warns with :class:`DigitsFallbackWarning` when it falls back to the bundled digits.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}; got {source!r}")
+    if source != "auto":
+        return source
+    root = Path(root or default_root())
+    if mnist_is_cached(root):
+        return "mnist"
+    if is_offline():
+        reason = "offline mode (STCONV_OFFLINE=1 or CI=true) and MNIST is not cached"
+    elif not _host_reachable():
+        reason = f"the MNIST server could not be reached within {PROBE_TIMEOUT_S:g} s"
+    else:
+        return "mnist"
+    _warn_fallback(f"{reason} in {root}")
+    return "bundled"
+
+
+def _warn_fallback(reason: str) -> None:
+    warnings.warn(
+        f"Using the bundled 1797 UCI digits (8x8 upsampled to 28x28) instead of MNIST: {reason}. "
+        'Pass source="mnist" on a machine with internet to get MNIST.',
+        DigitsFallbackWarning,
+        stacklevel=_first_caller_outside_package(),
+    )
+
+
+def _first_caller_outside_package() -> int:
+    # Point the warning at the user's line (a notebook cell), not at our own internals.
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def load_digits(
+    source: str = "auto", root: str | Path | None = None, train: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Load handwritten digits as MNIST-style images.
+
+    Args:
+        source: ``"auto"`` (MNIST if possible, else bundled, with a warning), ``"mnist"``
+            (download if needed; raises if that fails) or ``"bundled"`` (offline UCI digits).
+        root: MNIST cache folder (default :func:`default_root`).
+        train: the training images (True) or the disjoint test images (False).
+
+    Returns:
+        images ``uint8 (N, 28, 28)`` and labels ``int64 (N,)``.
+    """
+    if not isinstance(train, bool):
+        raise ValueError(f"train must be True or False; got {train!r}")
+    root = Path(root or default_root())
+    chosen = resolve_source(source, root)
+    if chosen == "bundled":
+        images, labels = _load_bundled(train)
+        return images.clone(), labels.clone()
+    try:
+        images, labels = _load_mnist(str(root), train)
+    except Exception as error:  # a download can fail in many ways (HTTP, checksum, disk)
+        if source == "mnist":
+            raise
+        _warn_fallback(f"downloading MNIST failed ({type(error).__name__}: {error})")
+        images, labels = _load_bundled(train)
+    return images.clone(), labels.clone()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_mnist(root: str, train: bool) -> tuple[Tensor, Tensor]:
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # urllib has no timeout of its own here
+    try:
+        dataset = _mnist_dataset(Path(root), train, download=True)
+    finally:
+        socket.setdefaulttimeout(previous)
+    return dataset.data.to(torch.uint8), dataset.targets.to(torch.int64)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_bundled(train: bool) -> tuple[Tensor, Tensor]:
+    if not BUNDLED_FILE.is_file():
+        raise FileNotFoundError(
+            f"The bundled digits {BUNDLED_FILE} are missing. They ship with a clone of the "
+            'repository (pip install -e .); otherwise use source="mnist".'
+        )
+    with np.load(BUNDLED_FILE) as archive:
+        keep = ~archive["is_test"] if train else archive["is_test"]
+        bitmaps = torch.from_numpy(archive["bitmaps"][keep])
+        labels = torch.from_numpy(archive["labels"][keep].astype(np.int64))
+    return mnist_style(bitmaps), labels
+
+
+def mnist_style(bitmaps: Tensor) -> Tensor:
+    """Turn UCI 8x8 bitmaps (values 0..16) into MNIST-like 28x28 uint8 images.
+
+    Like MNIST's own preprocessing: crop each digit to its ink, resize it (bicubic) so that its
+    longer side is 20 pixels, keeping the aspect ratio, and paste it into a 28x28 canvas shifted
+    by whole pixels so that its centre of mass is as close to the centre as the canvas allows.
+
+    Shapes:
+        bitmaps: (N, 8, 8) -> (N, 28, 28) uint8.
+    """
+    if bitmaps.dim() != 3:
+        raise ValueError(f"mnist_style expects bitmaps of shape (N, h, w); got {tuple(bitmaps.shape)}")
+    out = torch.zeros(len(bitmaps), CANVAS, CANVAS, dtype=torch.uint8)
+    centre = (CANVAS - 1) / 2
+    for n, bitmap in enumerate(bitmaps.to(torch.float64) / 16.0):
+        rows = torch.nonzero(bitmap.sum(dim=1)).flatten()
+        cols = torch.nonzero(bitmap.sum(dim=0)).flatten()
+        if len(rows) == 0:
+            continue
+        crop = bitmap[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        h, w = crop.shape
+        new_h, new_w = max(1, round(h * BOX / max(h, w))), max(1, round(w * BOX / max(h, w)))
+        big = F.interpolate(crop[None, None], size=(new_h, new_w), mode="bicubic", align_corners=False)
+        big = big[0, 0].clamp(0, 1)
+        mass = big.sum()
+        com_y = (torch.arange(new_h, dtype=big.dtype) * big.sum(dim=1)).sum() / mass
+        com_x = (torch.arange(new_w, dtype=big.dtype) * big.sum(dim=0)).sum() / mass
+        top = min(max(round(centre - com_y.item()), 0), CANVAS - new_h)
+        left = min(max(round(centre - com_x.item()), 0), CANVAS - new_w)
+        out[n, top : top + new_h, left : left + new_w] = torch.round(big * 255).to(torch.uint8)
+    return out
