@@ -1,0 +1,268 @@
+"""The Channel Tensorization module (CT-Module) of CT-Net (Li et al., ICLR 2021), for any K.
+
+Read the channels as C = C1 x ... x CK (:mod:`stconv_lite.ops.tensorize`). A *tensor-separable*
+convolution along sub-dimension k (eq. 2) mixes only the C_k channels that share every other
+channel index; for each of those C / C_k channel "fibres" it is an ordinary convolution with its own
+C_k x C_k x t x h x w kernel. In code it is a grouped convolution with ``groups = C / C_k`` once c_k
+is the innermost channel index, so no weight is ever reshaped.
+
+One sub-operation (:class:`TensorSeparableConv3d`) factorises this convolution in space and time,
+a 1 x 3 x 3 S-TSConv (eq. 3) and a 3 x 1 x 1 T-TSConv (eq. 4), each followed by BN and ReLU, and sums
+them in parallel (eq. 5); tensor excitation (eq. 6-8) optionally gates both branches and their sum.
+:class:`CTModule` stacks K sub-operations, one per sub-dimension, with a point-wise 1 x 1 x 1 conv
+(+ BN + ReLU) between consecutive ones (figure 2b; none after the last).
+
+After k sub-operations the channels of k sub-dimensions have interacted (C_1 x ... x C_k of them)
+and the space-time field has grown by 2 in every axis per sub-operation: that is the paper's
+"feature-interaction sufficiency". :func:`interaction_field` measures it with gradients.
+
+Degenerate cases (section 3.3, "Discussion") come from the same class:
+
+- C3D: ``factors=(C,), order=(0,), kernels=[((3, 3, 3),)]``
+- R(2+1)D: ``factors=(C,), order=(0, 0), kernels=[((1, 3, 3),), ((3, 1, 1),)]``
+- CSN: ``factors=(C, 1), order=(0, 1), kernels=[((1, 1, 1),), ((3, 3, 3),)]``
+  (all with ``pointwise=False, excitation=False``).
+
+Order of the sub-operations: ``order`` lists which sub-dimension each sub-operation mixes. The
+default mixes the innermost sub-dimension first (``order = (K-1, ..., 0)``), as the authors' code
+does (their stage 1 has ``groups=C1`` and mixes C2); the paper's numbering ("first C1 channels
+interact") is the reverse, an arbitrary choice since the tensorization is symmetric.
+
+The authors' ``ReshapeInteraction(planes=C)`` equals ``CTModule(C, factors="pow2")`` after
+:func:`convert_authors_state_dict`; their input is frames ``'(n t) c h w'``, ours is (B, C, T, H, W).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+from stconv_lite.ops.tensor_excitation import TensorExcitation
+from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_subdim_layout
+
+__all__ = ["TensorSeparableConv3d", "CTModule", "interaction_field", "convert_authors_state_dict"]
+
+Kernel = tuple[int, int, int]
+PARALLEL_ST: tuple[Kernel, ...] = ((1, 3, 3), (3, 1, 1))
+
+
+def _excitation_kind(kernel: Kernel) -> str | None:
+    """Spatial TE after a purely spatial kernel, temporal TE after a purely temporal one."""
+    kt, kh, kw = kernel
+    if kt == 1 and (kh > 1 or kw > 1):
+        return "spatial"
+    if kt > 1 and kh == kw == 1:
+        return "temporal"
+    return None
+
+
+class _Branch(nn.Module):
+    """conv -> BN -> ReLU -> (spatial or temporal TE): one term of the sum in eq. (5)."""
+
+    def __init__(self, channels: int, groups: int, kernel: Kernel, norm: bool, activation: bool,
+                 excitation: bool, reduction: int) -> None:
+        super().__init__()
+        padding = tuple(k // 2 for k in kernel)
+        self.conv = nn.Conv3d(channels, channels, kernel, padding=padding, groups=groups, bias=False)
+        self.norm = nn.BatchNorm3d(channels) if norm else nn.Identity()
+        self.act = nn.ReLU(inplace=True) if activation else nn.Identity()
+        kind = _excitation_kind(kernel) if excitation else None
+        size = max(kernel)
+        self.excite = TensorExcitation(channels, groups, kind, reduction, size) if kind else nn.Identity()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """X_S^k (eq. 3, gated by eq. 6) or X_T^k (eq. 4, gated by eq. 7).
+
+        Shapes:
+            z: (B, C, T, H, W) -> (B, C, T, H, W)
+        """
+        return self.excite(self.act(self.norm(self.conv(z))))
+
+
+class TensorSeparableConv3d(nn.Module):
+    """A tensor-separable convolution along one channel sub-dimension, eq. (2)-(5) (+ TE, eq. 6-8).
+
+    Args:
+        channels: C.
+        factors: (C1, ..., CK), outer to inner, product C.
+        dim: the sub-dimension k whose C_k channels interact (0-based).
+        kernels: the space-time kernels applied in parallel and summed (eq. 5); default
+            1x3x3 and 3x1x1. One kernel, e.g. ``((3, 3, 3),)``, gives an unfactorised TSConv (eq. 2).
+        norm, activation: BatchNorm3d and ReLU after each conv (as the authors).
+        excitation: spatial/temporal TE on the branches and channel TE on their sum.
+        reduction: hidden width divisor of the TE networks.
+    """
+
+    def __init__(self, channels: int, factors: Sequence[int], dim: int,
+                 kernels: Sequence[Kernel] = PARALLEL_ST, norm: bool = True, activation: bool = True,
+                 excitation: bool = False, reduction: int = 4) -> None:
+        super().__init__()
+        self.factors = resolve_factors(channels, factors)
+        if not 0 <= dim < len(self.factors):
+            raise ValueError(f"dim must index one of the {len(self.factors)} sub-dimensions; got {dim}")
+        kernels = [tuple(k) for k in kernels]
+        if not kernels or any(len(k) != 3 or min(k) < 1 or k[0] % 2 == 0 or k[1] % 2 == 0 or k[2] % 2 == 0
+                              for k in kernels):
+            raise ValueError(f"kernels must be odd (t, h, w) triples; got {kernels}")
+        self.channels, self.dim = channels, dim
+        self.groups = channels // self.factors[dim]
+        self.branches = nn.ModuleList(
+            _Branch(channels, self.groups, k, norm, activation, excitation, reduction) for k in kernels
+        )
+        self.channel_excite = (TensorExcitation(channels, self.groups, "channel", reduction)
+                               if excitation else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """X^k = TE_c(sum over branches of TE(ReLU(BN(TSConv(X^{k-1}))))), eq. (2)-(5) and (8).
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, C, T, H, W)
+        """
+        if x.dim() != 5 or x.shape[1] != self.channels:
+            raise ValueError(f"TensorSeparableConv3d expects (B, {self.channels}, T, H, W); got {tuple(x.shape)}")
+        z = to_subdim_layout(x, self.factors, self.dim)
+        mixed = self.branches[0](z)
+        for branch in self.branches[1:]:
+            mixed = mixed + branch(z)
+        return from_subdim_layout(self.channel_excite(mixed), self.factors, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"factors={self.factors}, dim={self.dim}, groups={self.groups}"
+
+
+def _pointwise(channels: int, norm: bool, activation: bool) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv3d(channels, channels, 1, bias=False),
+        nn.BatchNorm3d(channels) if norm else nn.Identity(),
+        nn.ReLU(inplace=True) if activation else nn.Identity(),
+    )
+
+
+class CTModule(nn.Module):
+    """K tensor-separable sub-operations with point-wise convs between them (figure 2b).
+
+    Args:
+        channels: C.
+        factors: K (near-equal factors), ``"pow2"`` (the authors' split) or explicit (C1, ..., CK).
+        order: the sub-dimension mixed by each sub-operation (may repeat; default innermost first).
+        kernels: one kernel set for every sub-operation (default 1x3x3 || 3x1x1), or one per
+            sub-operation (a list of kernel sets, as long as ``order``).
+        pointwise: a 1x1x1 conv + BN + ReLU between consecutive sub-operations.
+        excitation: tensor excitation (eq. 6-8) inside every sub-operation.
+        norm, activation, reduction: as :class:`TensorSeparableConv3d`.
+    """
+
+    def __init__(self, channels: int, factors: int | str | Sequence[int] = 2,
+                 order: Sequence[int] | None = None,
+                 kernels: Sequence[Kernel] | Sequence[Sequence[Kernel]] = PARALLEL_ST,
+                 pointwise: bool = True, excitation: bool = True, norm: bool = True,
+                 activation: bool = True, reduction: int = 4) -> None:
+        super().__init__()
+        self.channels = channels
+        self.factors = resolve_factors(channels, factors)
+        self.order = tuple(reversed(range(len(self.factors)))) if order is None else tuple(order)
+        if not self.order:
+            raise ValueError("order must name at least one sub-dimension")
+        kernels = list(kernels)
+        per_op = kernels if kernels and not isinstance(kernels[0][0], int) else [kernels] * len(self.order)
+        if len(per_op) != len(self.order):
+            raise ValueError(f"got {len(per_op)} kernel sets for {len(self.order)} sub-operations")
+        self.stages = nn.ModuleList(
+            TensorSeparableConv3d(channels, self.factors, dim, ks, norm, activation, excitation, reduction)
+            for dim, ks in zip(self.order, per_op)
+        )
+        # The paper drops the point-wise conv after the last sub-operation (figure 2 caption).
+        self.fusions = nn.ModuleList(
+            _pointwise(channels, norm, activation) for _ in range(len(self.order) - 1) if pointwise
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """X_out = X^K with X^k = TSConv_k(PW(X^{k-1})), eq. (2)-(8) of the CT-Net paper.
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, C, T, H, W)
+        """
+        if x.dim() != 5 or x.shape[1] != self.channels:
+            raise ValueError(f"CTModule expects (B, {self.channels}, T, H, W); got {tuple(x.shape)}")
+        for index, stage in enumerate(self.stages):
+            if index > 0 and self.fusions:
+                x = self.fusions[index - 1](x)
+            x = stage(x)
+        return x
+
+
+@torch.no_grad()
+def _make_monotone(module: nn.Module) -> None:
+    """Positive averaging weights and identity BN: every structural path then has a positive gradient."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Conv3d | nn.Conv2d | nn.Linear):
+            sub.weight.fill_(1.0 / sub.weight[0].numel())
+            if sub.bias is not None:
+                sub.bias.zero_()
+        elif isinstance(sub, nn.modules.batchnorm._BatchNorm):
+            sub.reset_running_stats()
+            if sub.affine:
+                sub.weight.fill_(1.0)
+                sub.bias.zero_()
+
+
+def interaction_field(module: nn.Module, channels: int, size: Sequence[int] = (9, 9, 9),
+                      out_channel: int = 0) -> torch.Tensor:
+    """Which input positions and channels reach one output unit: the receptive field of interaction.
+
+    A copy of ``module`` gets positive averaging weights and identity BatchNorm (eval mode), so that
+    no cancellation or dead ReLU hides a path; the gradient of the output at (``out_channel``, centre
+    of ``size``) with respect to a positive input is then non-zero exactly on the structural field.
+
+    Returns:
+        bool mask of shape (C, T, H, W).
+    """
+    probe = copy.deepcopy(module).double().eval()
+    _make_monotone(probe)
+    t, h, w = size
+    x = torch.rand(1, channels, t, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = (x + 0.5).requires_grad_(True)
+    out = probe(x)
+    out[0, out_channel, t // 2, h // 2, w // 2].backward()
+    return x.grad[0] > 0
+
+
+_AUTHORS_PATTERNS = [
+    (r"conv1_x\.0\.", "stages.0.branches.0.conv."), (r"conv1_x\.1\.", "stages.0.branches.0.norm."),
+    (r"conv1_z\.0\.", "stages.0.branches.1.conv."), (r"conv1_z\.1\.", "stages.0.branches.1.norm."),
+    (r"conv2_y\.0\.", "stages.1.branches.0.conv."), (r"conv2_y\.1\.", "stages.1.branches.0.norm."),
+    (r"conv2_z\.0\.", "stages.1.branches.1.conv."), (r"conv2_z\.1\.", "stages.1.branches.1.norm."),
+    (r"sx_attention\.", "stages.0.branches.0.excite."), (r"tx_attention\.", "stages.0.branches.1.excite."),
+    (r"cx_attention\.", "stages.0.channel_excite."), (r"sy_attention\.", "stages.1.branches.0.excite."),
+    (r"ty_attention\.", "stages.1.branches.1.excite."), (r"cy_attention\.", "stages.1.channel_excite."),
+    (r"fusion\.0\.", "fusions.0.0."), (r"fusion\.1\.", "fusions.0.1."),
+    (r"fc1\.0\.", "reduce."), (r"fc1\.1\.", "norm."), (r"fc2\.0\.", "expand."),
+]
+
+
+def convert_authors_state_dict(state_dict: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+    """Rename the authors' ``ReshapeInteraction`` keys to those of ``CTModule(C, factors="pow2")``.
+
+    Mapping (their stage 1 has ``groups=C1`` and mixes C2, our ``stages.0`` with ``order=(1, 0)``)::
+
+        conv1_x.{0,1} -> stages.0.branches.0.{conv,norm}   (1x3x3)   sx_attention -> ...branches.0.excite
+        conv1_z.{0,1} -> stages.0.branches.1.{conv,norm}   (3x1x1)   tx_attention -> ...branches.1.excite
+        cx_attention  -> stages.0.channel_excite            fusion.{0,1} -> fusions.0.{0,1}
+        conv2_y / conv2_z / sy / ty / cy_attention -> the same under stages.1
+        inside attentions: fc1.0 -> reduce, fc1.1 -> norm, fc2.0 -> expand
+
+    Only keys starting with ``prefix`` are converted (the prefix is removed); tensors are not changed.
+    """
+    converted = {}
+    for key, value in state_dict.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        for pattern, replacement in _AUTHORS_PATTERNS:
+            name = re.sub(pattern, replacement, name)
+        converted[name] = value
+    return converted
