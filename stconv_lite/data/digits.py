@@ -41,6 +41,7 @@ __all__ = [
     "mnist_is_cached",
     "resolve_source",
     "load_digits",
+    "load_digits_with_source",
     "mnist_style",
 ]
 
@@ -155,21 +156,28 @@ def load_digits(
     Returns:
         images ``uint8 (N, 28, 28)`` and labels ``int64 (N,)``.
     """
+    images, labels, _ = load_digits_with_source(source, root, train)
+    return images, labels
+
+
+def load_digits_with_source(
+    source: str = "auto", root: str | Path | None = None, train: bool = True
+) -> tuple[Tensor, Tensor, str]:
+    """:func:`load_digits` plus the source actually used, ``"mnist"`` or ``"bundled"``."""
     if not isinstance(train, bool):
         raise ValueError(f"train must be True or False; got {train!r}")
     root = Path(root or default_root())
     chosen = resolve_source(source, root)
-    if chosen == "bundled":
-        images, labels = _load_bundled(train)
-        return images.clone(), labels.clone()
-    try:
-        images, labels = _load_mnist(str(root), train)
-    except Exception as error:  # a download can fail in many ways (HTTP, checksum, disk)
-        if source == "mnist":
-            raise
-        _warn_fallback(f"downloading MNIST failed ({type(error).__name__}: {error})")
-        images, labels = _load_bundled(train)
-    return images.clone(), labels.clone()
+    if chosen == "mnist":
+        try:
+            images, labels = _load_mnist(str(root), train)
+            return images.clone(), labels.clone(), "mnist"
+        except Exception as error:  # a download can fail in many ways (HTTP, checksum, disk)
+            if source == "mnist":
+                raise
+            _warn_fallback(f"downloading MNIST failed ({type(error).__name__}: {error})")
+    images, labels = _load_bundled(train)
+    return images.clone(), labels.clone(), "bundled"
 
 
 @functools.lru_cache(maxsize=4)

@@ -53,9 +53,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
-__all__ = ["affine_matrix", "pixels_to_normalised", "normalised_to_pixels", "warp"]
+__all__ = ["affine_matrix", "pixels_to_normalised", "normalised_to_pixels", "warp", "warp_frames"]
 
 
 def _as_tensor(value: Tensor | float, like: Tensor | None = None) -> Tensor:
@@ -146,3 +147,37 @@ def warp(
         raise ValueError(f"warp expects floating-point images; got dtype {images.dtype}")
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=align_corners)
     return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+
+
+def warp_frames(
+    images: Tensor,
+    thetas: Tensor,
+    out_size: tuple[int, int] | None = None,
+    align_corners: bool = False,
+) -> Tensor:
+    r"""Warp each image with T sampling maps at once: a video from one still image.
+
+    ``out[n, :, t]`` equals ``warp(images[n], thetas[n, t])`` (resampled to ``out_size``), but all
+    frames come from a single ``affine_grid`` and a single ``grid_sample`` call, and the image is not
+    copied T times: the T grids are stacked along the height axis of one tall grid per image.
+
+    Shapes:
+        images: (N, C, H, W); thetas: (N, T, 2, 3) -> (N, C, T, H_out, W_out)
+        (``out_size = (H_out, W_out)``, default (H, W)).
+    """
+    if images.dim() != 4:
+        raise ValueError(f"warp_frames expects images of shape (N, C, H, W); got {tuple(images.shape)}")
+    if thetas.dim() != 4 or thetas.shape[2:] != (2, 3) or thetas.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"warp_frames expects thetas of shape ({images.shape[0]}, T, 2, 3) to match images "
+            f"{tuple(images.shape)}; got {tuple(thetas.shape)}"
+        )
+    if not torch.is_floating_point(images):
+        raise ValueError(f"warp_frames expects floating-point images; got dtype {images.dtype}")
+    n, c, t = images.shape[0], images.shape[1], thetas.shape[1]
+    h_out, w_out = out_size if out_size is not None else images.shape[-2:]
+    flat = rearrange(thetas.to(images.dtype), "n t i j -> (n t) i j")
+    grid = F.affine_grid(flat, [n * t, c, h_out, w_out], align_corners=align_corners)
+    tall = rearrange(grid, "(n t) h w xy -> n (t h) w xy", n=n)
+    video = F.grid_sample(images, tall, mode="bilinear", padding_mode="zeros", align_corners=align_corners)
+    return rearrange(video, "n c (t h) w -> n c t h w", t=t)
