@@ -1,0 +1,271 @@
+r"""3TConv: a 3D kernel grown from one 2D slice by learned affine transforms (Ras et al.).
+
+A 3D convolution learns every tap of its $l \times n \times m$ kernel. 3TConv learns only the first
+slice $K_{:,:,1}$ (eq. 3 of the paper) and, for every output filter, $l-1$ sets of four numbers
+$(s, r, t_x, t_y)$. Slice $b+1$ is slice $b$ resampled under the 2x3 matrix
+$\Theta_b = sR(r)[I \mid t]$ (appendix A, eq. 6-9; built by :func:`stconv_lite.ops.affine.affine_matrix`):
+
+$$K_{:,:,b+1} = f(K_{:,:,b}, \Theta_b),\qquad K = \{K_{:,:,1}, \dots, K_{:,:,l}\},$$
+
+and the layer is an ordinary 3D convolution with that kernel (eq. 5). Parameters per layer:
+$C_\text{out} C_\text{in} n m + 4(l-1) C_\text{out}$ (+ bias) instead of $C_\text{out} C_\text{in} n m l$.
+
+Conventions (the authors' code, so that their reference numbers are reproduced):
+
+* one transform per output filter and slice step, shared by all input channels;
+* the transforms compose by *repeated resampling* (bilinear, zeros outside, ``align_corners=True``),
+  not by multiplying matrices, so interpolation blur and mass leaving the border accumulate over time;
+* rotation in radians, translation in normalised kernel coordinates (1.0 = $(k-1)/2$ taps);
+  :meth:`Conv3T.readable_parameters` converts to degrees and taps (pixels of the kernel grid);
+* identity at initialisation, so the kernel is $K_{:,:,1}$ stacked $l$ times.
+
+Efficiency: all filters are resampled together (one ``grid_sample`` per slice step, the filters on
+the batch axis and the input channels on the channel axis), then a single ``conv3d`` runs. The
+kernel is tiny next to a video batch, so the extra cost over ``nn.Conv3d`` is small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+
+from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised
+
+__all__ = ["Conv3T", "generate_kernel", "load_authors_state_dict"]
+
+Triple = int | tuple[int, int, int]
+
+
+def _triple(value: Triple, name: str) -> tuple[int, int, int]:
+    if isinstance(value, int):
+        return (value, value, value)
+    if len(value) != 3 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{name} must be an int or a (t, h, w) triple of ints; got {value!r}")
+    return tuple(value)  # type: ignore[return-value]
+
+
+def generate_kernel(
+    first_slice: Tensor, scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor
+) -> Tensor:
+    r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-4, 6-9).
+
+    Args:
+        first_slice: $K_{:,:,1}$ for every (output, input) channel pair.
+        scale, rotation, tx, ty: one row per slice step, one column per output filter
+            (radians; normalised translation).
+
+    Shapes:
+        first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W).
+    """
+    if first_slice.dim() != 4:
+        raise ValueError(f"first_slice must be (O, I, H, W); got {tuple(first_slice.shape)}")
+    out_channels = first_slice.shape[0]
+    for name, p in (("scale", scale), ("rotation", rotation), ("tx", tx), ("ty", ty)):
+        if p.dim() != 2 or p.shape[1] != out_channels:
+            raise ValueError(f"{name} must be (L-1, {out_channels}); got {tuple(p.shape)}")
+    thetas = affine_matrix(scale, rotation, tx, ty).to(first_slice.dtype)  # (L-1, O, 2, 3)
+    # One sampling grid per (step, filter), built in a single call; the filters are the batch of
+    # grid_sample and the input channels its channels, which shares a transform across inputs.
+    steps = thetas.shape[0]
+    grids = F.affine_grid(
+        rearrange(thetas, "l o i j -> (l o) i j"),
+        [steps * out_channels, 1, *first_slice.shape[-2:]],
+        align_corners=True,
+    )
+    grids = rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
+    slices = [first_slice]
+    for step in range(steps):  # sequential: slice b+1 is slice b resampled, not slice 1
+        slices.append(
+            F.grid_sample(slices[-1], grids[step], mode="bilinear", padding_mode="zeros",
+                          align_corners=True)
+        )
+    return torch.stack(slices, dim=2)
+
+
+class Conv3T(nn.Module):
+    r"""3TConv layer: ``nn.Conv3d`` whose kernel is generated from a 2D slice and affine transforms.
+
+    Args:
+        in_channels, out_channels: as ``nn.Conv3d``.
+        kernel_size: ``(l, n, m)`` (time, height, width) or an int for a cube. ``l = 1`` is a 2D
+            conv applied per frame (no transforms).
+        stride, padding, dilation, groups, bias: as ``nn.Conv3d``.
+
+    Parameters: ``first_slice`` (C_out, C_in/groups, n, m); ``scale``, ``rotation``, ``tx``, ``ty``
+    each (l-1, C_out); optional ``bias`` (C_out).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Triple,
+        stride: Triple = 1,
+        padding: Triple = 0,
+        dilation: Triple = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible "
+                f"by groups ({groups})"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _triple(kernel_size, "kernel_size")
+        self.stride = _triple(stride, "stride")
+        self.padding = _triple(padding, "padding")
+        self.dilation = _triple(dilation, "dilation")
+        depth, height, width = self.kernel_size
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"kernel_size must be positive; got {self.kernel_size}")
+        self.first_slice = nn.Parameter(torch.empty(out_channels, in_channels // groups, height, width))
+        steps = depth - 1
+        self.scale = nn.Parameter(torch.ones(steps, out_channels))
+        self.rotation = nn.Parameter(torch.zeros(steps, out_channels))
+        self.tx = nn.Parameter(torch.zeros(steps, out_channels))
+        self.ty = nn.Parameter(torch.zeros(steps, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Identity transforms; ``first_slice`` and bias drawn like ``nn.Conv3d``'s default.
+
+        The fan-in is that of the full 3D kernel (C_in * l * n * m), so at initialisation the stacked
+        kernel has the same scale as a freshly built ``nn.Conv3d`` (the authors use N(0, 1), which
+        needs a much smaller learning rate).
+        """
+        fan_in = self.first_slice.shape[1] * math.prod(self.kernel_size)
+        bound = 1.0 / math.sqrt(fan_in)
+        nn.init.uniform_(self.first_slice, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+        with torch.no_grad():
+            self.scale.fill_(1.0)
+            for p in (self.rotation, self.tx, self.ty):
+                p.zero_()
+
+    def kernel(self) -> Tensor:
+        """The generated 3D kernel, differentiable in ``first_slice`` and the four transform parameters.
+
+        Shapes:
+            -> (C_out, C_in/groups, l, n, m)
+        """
+        return generate_kernel(self.first_slice, self.scale, self.rotation, self.tx, self.ty)
+
+    def forward(self, x: Tensor) -> Tensor:
+        r"""3D convolution with the generated kernel: eq. (5) of the 3TConv paper.
+
+        Shapes:
+            x: (B, C_in, T, H, W) -> (B, C_out, T', H', W') with the ``nn.Conv3d`` output sizes.
+        """
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv3T expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}"
+            )
+        return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation,
+                         self.groups)
+
+    # ------------------------------------------------------------------ readable units
+    def readable_parameters(self) -> dict[str, Tensor]:
+        """The transforms in human units (section 3.2 of the paper), detached, each (l-1, C_out).
+
+        ``scale`` (1 = unchanged; > 1 shows the content smaller in the next slice), ``rotation_deg``
+        (> 0 turns the content counter-clockwise on screen), ``tx_px`` / ``ty_px`` (kernel taps;
+        > 0 moves the content left / up from one slice to the next).
+        """
+        _, height, width = self.kernel_size
+        return {
+            "scale": self.scale.detach().clone(),
+            "rotation_deg": torch.rad2deg(self.rotation.detach()),
+            "tx_px": normalised_to_pixels(self.tx.detach(), width, align_corners=True),
+            "ty_px": normalised_to_pixels(self.ty.detach(), height, align_corners=True),
+        }
+
+    @torch.no_grad()
+    def set_transforms(
+        self,
+        scale: Tensor | float | None = None,
+        rotation_deg: Tensor | float | None = None,
+        tx_px: Tensor | float | None = None,
+        ty_px: Tensor | float | None = None,
+    ) -> "Conv3T":
+        """Set the transforms from human units (broadcast to (l-1, C_out)); ``None`` keeps a value."""
+        _, height, width = self.kernel_size
+        if scale is not None:
+            self.scale.copy_(torch.as_tensor(scale).expand_as(self.scale))
+        if rotation_deg is not None:
+            self.rotation.copy_(torch.deg2rad(torch.as_tensor(rotation_deg, dtype=self.rotation.dtype)).expand_as(self.rotation))
+        if tx_px is not None:
+            self.tx.copy_(torch.as_tensor(pixels_to_normalised(tx_px, width, True)).expand_as(self.tx))
+        if ty_px is not None:
+            self.ty.copy_(torch.as_tensor(pixels_to_normalised(ty_px, height, True)).expand_as(self.ty))
+        return self
+
+    # ------------------------------------------------------------------ 2D -> 3T transfer
+    @classmethod
+    def from_conv2d(
+        cls,
+        conv2d: nn.Conv2d,
+        depth: int | None = None,
+        temporal_stride: int | None = None,
+        temporal_padding: int | None = None,
+    ) -> "Conv3T":
+        """A 3TConv whose first slice is ``conv2d``'s weight, unscaled, with identity transforms.
+
+        Appendix C.2 of the paper: on a static clip (the same frame repeated) every slice sees the
+        same image, so away from the temporal border the output is ``depth`` times the 2D response
+        (the authors found this better than dividing by the depth as I3D does).
+        Defaults: ``depth`` = the 2D kernel height ("unilateral" filters), temporal stride and padding
+        equal to the vertical ones.
+        """
+        if not isinstance(conv2d, nn.Conv2d):
+            raise ValueError(f"from_conv2d expects an nn.Conv2d; got {type(conv2d).__name__}")
+        if conv2d.padding_mode != "zeros" or isinstance(conv2d.padding, str):
+            raise ValueError(f"from_conv2d supports numeric zero padding; got {conv2d.padding!r}")
+        kh, kw = conv2d.kernel_size
+        depth = kh if depth is None else depth
+        layer = cls(
+            conv2d.in_channels,
+            conv2d.out_channels,
+            (depth, kh, kw),
+            stride=(conv2d.stride[0] if temporal_stride is None else temporal_stride, *conv2d.stride),
+            padding=(conv2d.padding[0] if temporal_padding is None else temporal_padding, *conv2d.padding),
+            dilation=(1, *conv2d.dilation),
+            groups=conv2d.groups,
+            bias=conv2d.bias is not None,
+        )
+        with torch.no_grad():
+            layer.first_slice.copy_(conv2d.weight)
+            if conv2d.bias is not None:
+                layer.bias.copy_(conv2d.bias)
+        return layer
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+def load_authors_state_dict(layer: Conv3T, state_dict: dict[str, Tensor]) -> Conv3T:
+    """Copy a state dict in the authors' naming (``ConvTTN3d``) into ``layer``.
+
+    Their names: ``first_weight`` (C_out, C_in, 1, n, m), ``scale``, ``rotate`` (radians),
+    ``translate_x``, ``translate_y`` (normalised), each (l-1, C_out), and ``bias``.
+    """
+    mapping = {"scale": "scale", "rotate": "rotation", "translate_x": "tx", "translate_y": "ty"}
+    with torch.no_grad():
+        layer.first_slice.copy_(rearrange(state_dict["first_weight"], "o i 1 h w -> o i h w"))
+        for theirs, ours in mapping.items():
+            getattr(layer, ours).copy_(state_dict[theirs])
+        if "bias" in state_dict and layer.bias is not None:
+            layer.bias.copy_(state_dict["bias"])
+    return layer
