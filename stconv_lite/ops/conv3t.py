@@ -72,6 +72,8 @@ def generate_kernel(
     # One sampling grid per (step, filter), built in a single call; the filters are the batch of
     # grid_sample and the input channels its channels, which shares a transform across inputs.
     steps = thetas.shape[0]
+    if steps == 0:  # depth 1: a per-frame 2D kernel
+        return rearrange(first_slice, "o i h w -> o i 1 h w")
     grids = F.affine_grid(
         rearrange(thetas, "l o i j -> (l o) i j"),
         [steps * out_channels, 1, *first_slice.shape[-2:]],
