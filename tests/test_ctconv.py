@@ -9,7 +9,9 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from stconv_lite.ops.ctconv import CTModule, TensorSeparableConv3d, convert_authors_state_dict, interaction_field
+from stconv_lite.ops.ctconv import (
+    CTModule, TensorSeparableConv3d, convert_authors_state_dict, interaction_field, make_module,
+)
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +101,9 @@ def test_degenerate_cases_equal_classic_modules(name):
     options, layers = DEGENERATE[name]
     reference = _randomise(nn.Sequential(*layers(12)))
     ct = CTModule(12, pointwise=False, excitation=False, **options).eval()
+    packaged = make_module(name, 12)  # the named configuration is the same module
+    assert [type(m) for m in packaged.modules()] == [type(m) for m in ct.modules()]
+    assert packaged.load_state_dict(ct.state_dict()) is not None
     _copy_sequential_into_ct(reference, ct)
     assert sum(p.numel() for p in ct.parameters()) == sum(p.numel() for p in reference.parameters())
     x = torch.randn(2, 12, 5, 6, 6)
@@ -157,3 +162,5 @@ def test_bad_inputs_raise_clear_errors():
         TensorSeparableConv3d(16, (4, 4), 0, kernels=((2, 3, 3),))
     with pytest.raises(ValueError, match="kind"):
         TensorExcitation(16, 4, kind="depth")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_module("p3d", 16)

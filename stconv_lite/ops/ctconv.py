@@ -44,7 +44,10 @@ import torch.nn as nn
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_subdim_layout
 
-__all__ = ["TensorSeparableConv3d", "CTModule", "interaction_field", "convert_authors_state_dict"]
+__all__ = [
+    "TensorSeparableConv3d", "CTModule", "MODULE_KINDS", "make_module", "interaction_field",
+    "convert_authors_state_dict",
+]
 
 Kernel = tuple[int, int, int]
 PARALLEL_ST: tuple[Kernel, ...] = ((1, 3, 3), (3, 1, 1))
@@ -193,6 +196,31 @@ class CTModule(nn.Module):
                 x = self.fusions[index - 1](x)
             x = stage(x)
         return x
+
+
+MODULE_KINDS = ("c3d", "r2plus1d", "csn", "ct", "ct_pw", "ct_full")
+
+
+def make_module(kind: str, channels: int, factors: int | str | Sequence[int] = 2, **options) -> CTModule:
+    """The C -> C spatiotemporal modules compared in table 2a of CT-Net, all as :class:`CTModule`.
+
+    ``"c3d"`` full 3x3x3; ``"r2plus1d"`` full 1x3x3 then full 3x1x1 (no middle expansion, as in the
+    paper's table); ``"csn"`` full 1x1x1 then depthwise 3x3x3; ``"ct"`` the plain CT-Module (table 2a:
+    no point-wise conv, no TE); ``"ct_pw"`` with the point-wise conv; ``"ct_full"`` with point-wise
+    conv and tensor excitation (the module of the final CT-Net). ``factors`` only affects the CT kinds.
+    """
+    classic = {
+        "c3d": dict(factors=(channels,), order=(0,), kernels=[((3, 3, 3),)]),
+        "r2plus1d": dict(factors=(channels,), order=(0, 0), kernels=[((1, 3, 3),), ((3, 1, 1),)]),
+        "csn": dict(factors=(channels, 1), order=(0, 1), kernels=[((1, 1, 1),), ((3, 3, 3),)]),
+    }
+    if kind in classic:
+        return CTModule(channels, pointwise=False, excitation=False, **classic[kind], **options)
+    flags = {"ct": (False, False), "ct_pw": (True, False), "ct_full": (True, True)}
+    if kind not in flags:
+        raise ValueError(f"kind must be one of {MODULE_KINDS}; got {kind!r}")
+    pointwise, excitation = flags[kind]
+    return CTModule(channels, factors, pointwise=pointwise, excitation=excitation, **options)
 
 
 @torch.no_grad()
