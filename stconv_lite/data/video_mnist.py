@@ -143,7 +143,8 @@ def motion_parameters(
     if c == 9:
         dx = _bounce(torch.cumsum(_smooth_noise(g, frames, 0.6, 0.7), 0), -left, right)
         dy = _bounce(torch.cumsum(_smooth_noise(g, frames, 0.6, 0.7), 0), -up, down)
-        angular_velocity = _smooth_noise(g, frames, 4 * DEG, 0.8) + _uniform(g, -8, 8) * DEG
+        drift = _smooth_noise(g, frames, 2.5 * DEG, 0.85) + _uniform(g, -8, 8) * DEG
+        angular_velocity = drift.clamp(-14 * DEG, 14 * DEG)  # the authors' step was +-12 degrees
         angle = start_angle + torch.cumsum(angular_velocity, 0)
     return torch.stack([scale, angle, dx, dy], dim=-1).float()
 
