@@ -141,8 +141,9 @@ def motion_parameters(
         bump = torch.where(u <= turn, torch.sin(0.5 * math.pi * u / turn), torch.sin(0.5 * math.pi * (1 - u) / (1 - turn)))
         angle = start_angle - amplitude * bump
     if c == 9:
-        dx = _bounce(torch.cumsum(_smooth_noise(g, frames, 0.6, 0.7), 0), -left, right)
-        dy = _bounce(torch.cumsum(_smooth_noise(g, frames, 0.6, 0.7), 0), -up, down)
+        velocity = [_smooth_noise(g, frames, 0.45, 0.75).clamp(-2, 2) for _ in "xy"]  # px per frame
+        dx = _bounce(torch.cumsum(velocity[0], 0), -left, right)
+        dy = _bounce(torch.cumsum(velocity[1], 0), -up, down)
         drift = _smooth_noise(g, frames, 2.5 * DEG, 0.85) + _uniform(g, -8, 8) * DEG
         angular_velocity = drift.clamp(-14 * DEG, 14 * DEG)  # the authors' step was +-12 degrees
         angle = start_angle + torch.cumsum(angular_velocity, 0)
