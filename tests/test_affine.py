@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised, warp, warp_frames
+from stconv_lite.ops.affine import (
+    affine_matrix,
+    normalised_to_pixels,
+    pixels_to_normalised,
+    warp,
+    warp_frames,
+)
 
 
 def dot_image(size: int, row: int, col: int) -> torch.Tensor:
@@ -26,7 +32,8 @@ def test_identity_parameters_give_identity_matrix():
 
 def test_matrix_is_scale_times_rotation_times_translation():
     g = torch.Generator().manual_seed(0)
-    s, r, tx, ty = torch.rand(4, 7, generator=g, dtype=torch.float64) * torch.tensor([[2.0], [6.0], [1.0], [1.0]])
+    ranges = torch.tensor([[2.0], [6.0], [1.0], [1.0]], dtype=torch.float64)
+    s, r, tx, ty = torch.rand(4, 7, generator=g, dtype=torch.float64) * ranges
     cos, sin = torch.cos(r), torch.sin(r)
     rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
     translate = torch.zeros(7, 3, 3, dtype=torch.float64)
@@ -53,7 +60,8 @@ def test_integer_parameters_are_rejected():
 def test_pixel_conversion_round_trip_and_unit(align_corners):
     one_pixel = pixels_to_normalised(1.0, 28, align_corners)
     assert one_pixel == pytest.approx(2 / 27 if align_corners else 2 / 28)
-    assert normalised_to_pixels(pixels_to_normalised(3.5, 28, align_corners), 28, align_corners) == pytest.approx(3.5)
+    there = pixels_to_normalised(3.5, 28, align_corners)
+    assert normalised_to_pixels(there, 28, align_corners) == pytest.approx(3.5)
 
 
 def test_pixel_conversion_rejects_bad_sizes():

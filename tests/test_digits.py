@@ -93,7 +93,7 @@ def test_auto_failed_download_falls_back_but_explicit_mnist_raises(online, monke
 def test_cached_mnist_is_used_without_probing_even_offline(monkeypatch, tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in digits.MNIST_FILES:
         (raw / name).write_bytes(b"")
 
     class FakeMNIST:

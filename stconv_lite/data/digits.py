@@ -48,6 +48,9 @@ __all__ = [
 SOURCES = ("auto", "mnist", "bundled")
 BUNDLED_FILE = Path(__file__).resolve().parents[2] / "data" / "digits_uci.npz"
 MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
+MNIST_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+)
 PROBE_TIMEOUT_S = 2.0
 DOWNLOAD_TIMEOUT_S = 30.0
 CANVAS, BOX = 28, 20
@@ -79,8 +82,7 @@ def _mnist_dataset(root: Path, train: bool, download: bool):
 def mnist_is_cached(root: str | Path | None = None) -> bool:
     """True when the four MNIST files are already in ``root`` (nothing is downloaded)."""
     raw = Path(root or default_root()) / "MNIST" / "raw"
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    return all((raw / name).is_file() for name in names)
+    return all((raw / name).is_file() for name in MNIST_FILES)
 
 
 def _host_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:

@@ -82,11 +82,18 @@ def _bounce(position: Tensor, low: float, high: float) -> Tensor:
     return low + torch.where(folded > width, 2 * width - folded, folded)
 
 
+def _there_and_back(u: Tensor, turn: float) -> Tensor:
+    """0 -> 1 at clip time ``turn`` -> 0, arriving at 1 with zero speed (a smooth turn)."""
+    rising, falling = torch.sin(0.5 * math.pi * u / turn), torch.sin(0.5 * math.pi * (1 - u) / (1 - turn))
+    return torch.where(u <= turn, rising, falling)
+
+
 def _smooth_noise(generator: torch.Generator, frames: int, std: float, memory: float) -> Tensor:
     """AR(1) noise v_t = memory * v_(t-1) + N(0, std): smooth velocities for the random walk."""
     lag = torch.arange(frames)[:, None] - torch.arange(frames)[None, :]
-    filt = torch.where(lag >= 0, memory ** lag.clamp(min=0).double(), torch.zeros((), dtype=torch.float64))
-    return filt @ (std * torch.randn(frames, generator=generator, dtype=torch.float64))
+    weights = torch.where(lag >= 0, memory ** lag.clamp(min=0).double(), torch.zeros((), dtype=torch.float64))
+    shocks = std * torch.randn(frames, generator=generator, dtype=torch.float64)
+    return torch.einsum("tk,k->t", weights, shocks)
 
 
 def motion_parameters(
@@ -105,15 +112,14 @@ def motion_parameters(
         (rotation > 0 counter-clockwise, tx right, ty down; see the module docstring).
     """
     if not isinstance(motion_class, int) or not 0 <= motion_class < len(MOTION_CLASSES):
-        raise ValueError(f"motion_class must be an int in 0..{len(MOTION_CLASSES) - 1}; got {motion_class!r}")
+        raise ValueError(f"motion_class must be an int in 0..9; got {motion_class!r}")
     if not isinstance(frames, int) or frames < 2:
         raise ValueError(f"frames must be an int >= 2; got {frames!r}")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     left, right, up, down = (max(float(r), 1.0) for r in room_px)
     t = torch.arange(frames, dtype=torch.float64)
     u = t / (frames - 1)  # clip time in [0, 1]
-    scale, angle = torch.ones(frames, dtype=torch.float64), torch.zeros(frames, dtype=torch.float64)
-    dx, dy = torch.zeros(frames, dtype=torch.float64), torch.zeros(frames, dtype=torch.float64)
+    scale, angle, dx, dy = torch.ones(frames, dtype=torch.float64), 0 * t, 0 * t, 0 * t
     spin = _uniform(g, 8, 16) * DEG  # rotation speed per frame (the authors: 12 degrees)
     start_angle = _uniform(g, -20, 20) * DEG
     c = motion_class
@@ -123,8 +129,7 @@ def motion_parameters(
         dy = _bounce(_uniform(g, -up, down) + _sign(g) * _uniform(g, 1.0, 2.0) * t, -up, down)
     if c == 2:  # 1 -> smallest at a random moment -> 1, with zero speed at the turn
         smallest, turn = _uniform(g, 0.25, 0.5), _uniform(g, 0.4, 0.6)
-        bump = torch.where(u <= turn, torch.sin(0.5 * math.pi * u / turn), torch.sin(0.5 * math.pi * (1 - u) / (1 - turn)))
-        scale = 1 - (1 - smallest) * bump**2
+        scale = 1 - (1 - smallest) * _there_and_back(u, turn) ** 2
     if c in (3, 6):
         angle = start_angle - spin * t
     if c in (4, 7):
@@ -138,8 +143,7 @@ def motion_parameters(
         scale = first * (last / first) ** u
     if c == 8:  # angle decreases (clockwise), stops at a random moment, comes back
         amplitude, turn = _uniform(g, 120, 200) * DEG, _uniform(g, 0.4, 0.6)
-        bump = torch.where(u <= turn, torch.sin(0.5 * math.pi * u / turn), torch.sin(0.5 * math.pi * (1 - u) / (1 - turn)))
-        angle = start_angle - amplitude * bump
+        angle = start_angle - amplitude * _there_and_back(u, turn)
     if c == 9:
         velocity = [_smooth_noise(g, frames, 0.45, 0.75).clamp(-2, 2) for _ in "xy"]  # px per frame
         dx = _bounce(torch.cumsum(velocity[0], 0), -left, right)
@@ -179,7 +183,8 @@ def render_clips(digit_images: Tensor, params: Tensor, size: int = 28) -> Tensor
         digit_images: (N, H, W), uint8 (0..255) or float (0..1); params: (N, T, 4)
         -> (N, 1, T, size, size) float32 in [0, 1].
     """
-    if digit_images.dim() != 3 or params.dim() != 3 or params.shape[-1] != 4 or len(params) != len(digit_images):
+    shapes_ok = digit_images.dim() == 3 and params.dim() == 3 and params.shape[-1] == 4
+    if not shapes_ok or len(params) != len(digit_images):
         raise ValueError(
             "render_clips expects digit_images (N, H, W) and params (N, T, 4); "
             f"got {tuple(digit_images.shape)} and {tuple(params.shape)}"
@@ -195,7 +200,8 @@ def ink_room(digit_images: Tensor, size: int = 28) -> Tensor:
     Shapes:
         digit_images: (N, H, W) uint8 -> (N, 4) float32.
     """
-    ink = digit_images > INK_THRESHOLD if digit_images.dtype == torch.uint8 else digit_images > INK_THRESHOLD / 255
+    threshold = INK_THRESHOLD if digit_images.dtype == torch.uint8 else INK_THRESHOLD / 255
+    ink = digit_images > threshold
     n, h, w = ink.shape
     cols, rows = ink.any(dim=1), ink.any(dim=2)  # (N, W), (N, H)
     first_col = torch.where(cols.any(1), cols.float().argmax(1), torch.full((n,), w // 2))
@@ -220,7 +226,7 @@ def generate_clips(
     """
     classes = [int(c) for c in motion_classes]
     if len(classes) != len(digit_images):
-        raise ValueError(f"need one motion class per digit; got {len(classes)} for {len(digit_images)} digits")
+        raise ValueError(f"need one motion class per digit; got {len(classes)} for {len(digit_images)}")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     rooms = ink_room(digit_images, size)
     params = torch.stack([motion_parameters(c, frames, g, tuple(r.tolist())) for c, r in zip(classes, rooms)])
@@ -361,9 +367,11 @@ def make_loaders(
     _check_int("batch_size", batch_size, 1)
     val_clips_per_class = max(1, clips_per_class // 5) if val_clips_per_class is None else val_clips_per_class
     test_clips_per_class = clips_per_class if test_clips_per_class is None else test_clips_per_class
-    common = dict(label=label, frames=frames, size=size, seed=seed, source=source, return_params=return_params, cache=cache)
+    common = dict(label=label, frames=frames, size=size, seed=seed, source=source)
+    common.update(return_params=return_params, cache=cache)
+    per_split = {"train": clips_per_class, "val": val_clips_per_class, "test": test_clips_per_class}
     loaders = []
-    for split, per_class in (("train", clips_per_class), ("val", val_clips_per_class), ("test", test_clips_per_class)):
+    for split, per_class in per_split.items():
         dataset = VideoMNIST(split=split, clips_per_class=per_class, **common)
         shuffle = split == "train"
         loaders.append(
@@ -387,7 +395,8 @@ def clips_per_second(
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        dataset = VideoMNIST("train", clips_per_class=max(1, n_clips // 10), frames=frames, size=size, source=source)
+        per_class = max(1, n_clips // 10)
+        dataset = VideoMNIST("train", clips_per_class=per_class, frames=frames, size=size, source=source)
         dataset.__getitems__(list(range(min(batch_size, len(dataset)))))  # warm-up
         start = time.perf_counter()
         for first in range(0, len(dataset), batch_size):
