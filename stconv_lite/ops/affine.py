@@ -44,9 +44,14 @@ image axes ($x$ to the right, $y$ **down**, as ``affine_grid`` and every image v
 
 Units
 -----
-In normalised coordinates a distance of 1 is half the image; how many pixels that is depends on
-``align_corners`` (see :func:`pixels_to_normalised`). The rotation acts on normalised coordinates,
-so it is a true rotation only for square images (Video-MNIST and 3TConv kernels are square).
+In normalised coordinates a distance of 1 is **half** the image; how many pixels that is depends
+on ``align_corners`` (see :func:`pixels_to_normalised`). So $t_x$ pixels are $t_x W / 2$
+(``align_corners=False``) or $t_x (W - 1) / 2$ (``True``, what 3TConv uses), not $t_x W$ as the
+3TConv paper's section 3.2 says. The rotation acts on normalised coordinates, so it is a true
+rotation only for square images (Video-MNIST and 3TConv kernels are square).
+
+:func:`warp` applies one matrix per image; :func:`warp_frames` applies T matrices per image in one
+call, which is how Video-MNIST draws all frames of a batch of clips at once.
 """
 
 from __future__ import annotations
