@@ -55,7 +55,8 @@ def test_transforms_are_per_output_filter_and_sequential():
     assert_close(kernel[1, :, 2, :, :-2], kernel[1, :, 0, :, 2:], rtol=0, atol=1e-6)
 
 
-def test_gradcheck_reaches_all_parameters_in_float64():
+@pytest.mark.parametrize("method", ["matrix", "grid_sample"])
+def test_gradcheck_reaches_all_parameters_in_float64(method):
     torch.manual_seed(1)
     first = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
     # generic (off-grid) transforms: bilinear sampling has kinks exactly on the grid
@@ -68,9 +69,23 @@ def test_gradcheck_reaches_all_parameters_in_float64():
     x = torch.randn(1, 2, 4, 5, 5, dtype=torch.float64, requires_grad=True)
 
     def run(x, first, s, r, tx, ty):
-        return F.conv3d(x, generate_kernel(first, s, r, tx, ty), padding=1)
+        return F.conv3d(x, generate_kernel(first, s, r, tx, ty, method=method), padding=1)
 
     assert torch.autograd.gradcheck(run, (x, first, *params))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_matrix_and_grid_sample_methods_agree_in_value_and_gradient(k):
+    torch.manual_seed(3)
+    first = torch.randn(4, 3, k, k, requires_grad=True)
+    params = [(1 + 0.1 * torch.randn(k - 1, 4)).requires_grad_()]
+    params += [(0.3 * torch.randn(k - 1, 4)).requires_grad_() for _ in range(3)]
+    kernels = [generate_kernel(first, *params, method=m) for m in ("matrix", "grid_sample")]
+    assert_close(kernels[0], kernels[1], rtol=1e-5, atol=1e-6)
+    weights = torch.randn_like(kernels[0])
+    grads = [torch.autograd.grad((k * weights).sum(), [first, *params]) for k in kernels]
+    for a, b in zip(*grads):
+        assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_gradients_are_nonzero_at_identity_init():

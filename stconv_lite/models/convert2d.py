@@ -21,6 +21,7 @@ from typing import Literal
 
 import torch
 import torch.nn as nn
+from einops import rearrange
 
 from stconv_lite.ops.conv3t import Conv3T
 
@@ -57,10 +58,13 @@ def convert_conv2d(conv: nn.Conv2d, kind: Kind, copy_weights: bool = True) -> nn
         bias=conv.bias is not None,
     )
     if copy_weights:
-        from stconv_lite.ops.inflate import inflate_2d_to_3d  # imported late: written by another chapter
-
         with torch.no_grad():
-            layer.weight.copy_(inflate_2d_to_3d(conv.weight, depth, mode="mean"))
+            if depth == 1:
+                layer.weight.copy_(rearrange(conv.weight, "o i h w -> o i 1 h w"))
+            else:
+                from stconv_lite.ops.inflate import inflate_2d_to_3d  # the R(2+1)D chapter's op
+
+                layer.weight.copy_(inflate_2d_to_3d(conv.weight, depth, mode="mean"))
             if conv.bias is not None:
                 layer.bias.copy_(conv.bias)
     return layer

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised
 
-__all__ = ["Conv3T", "generate_kernel", "load_authors_state_dict"]
+__all__ = ["Conv3T", "generate_kernel", "interpolation_matrices", "load_authors_state_dict"]
 
 Triple = int | tuple[int, int, int]
 
@@ -49,44 +49,97 @@ def _triple(value: Triple, name: str) -> tuple[int, int, int]:
     return tuple(value)  # type: ignore[return-value]
 
 
+def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:
+    """Where every tap of every (step, filter) reads from: ``affine_grid`` in one call.
+
+    Shapes:
+        thetas: (L-1, O, 2, 3) -> grids (L-1, O, H, W, 2) in normalised (x, y).
+    """
+    steps = thetas.shape[0]
+    grids = F.affine_grid(rearrange(thetas, "l o i j -> (l o) i j"),
+                          [thetas.shape[0] * thetas.shape[1], 1, height, width], align_corners=True)
+    return rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
+
+
+def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
+    r"""The bilinear resampling of appendix A (eq. 7-9) as one matrix per (step, filter).
+
+    Entry $[p, q]$ is the weight that output tap $p$ gives input tap $q$: the tent function
+    $\max(0, 1-|G_x - j|)\max(0, 1-|G_y - i|)$ of eq. 9, written with ``floor`` so that its
+    gradient on the grid is the one-sided one of ``grid_sample`` (the tent's kink would give a zero
+    subgradient exactly at the identity initialisation). Taps that read outside the kernel get no
+    weight (zero padding).
+
+    Shapes:
+        thetas: (L-1, O, 2, 3) -> (L-1, O, H*W, H*W)
+    """
+    grids = _sampling_grids(thetas, height, width)
+    x = (grids[..., 0] + 1) * (width - 1) / 2  # normalised -> tap coordinates (align_corners=True)
+    y = (grids[..., 1] + 1) * (height - 1) / 2
+    x0, y0 = torch.floor(x).detach(), torch.floor(y).detach()
+    fx, fy = x - x0, y - y0
+    matrix = x.new_zeros(*x.shape, height * width)
+    for dx, wx in ((0, 1 - fx), (1, fx)):
+        for dy, wy in ((0, 1 - fy), (1, fy)):
+            col, row = x0 + dx, y0 + dy
+            inside = (col >= 0) & (col <= width - 1) & (row >= 0) & (row <= height - 1)
+            index = torch.where(inside, row * width + col, 0).long()
+            one_hot = F.one_hot(index, height * width).to(x.dtype)
+            matrix = matrix + (wx * wy * inside)[..., None] * one_hot
+    return rearrange(matrix, "l o h w q -> l o (h w) q")
+
+
 def generate_kernel(
-    first_slice: Tensor, scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor
+    first_slice: Tensor, scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor,
+    method: str = "auto",
 ) -> Tensor:
-    r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-4, 6-9).
+    r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-5, 6-9).
 
     Args:
         first_slice: $K_{:,:,1}$ for every (output, input) channel pair.
         scale, rotation, tx, ty: one row per slice step, one column per output filter
             (radians; normalised translation).
+        method: ``"matrix"`` writes each resampling step as an interpolation matrix
+            $\Theta_b$, multiplies them up ($\Theta_{b}\cdots\Theta_1$, the product of eq. 5) and
+            applies all slices in one ``einsum``; ``"grid_sample"`` resamples slice by slice with
+            ``grid_sample`` as the authors do. Both give the same kernel. ``"auto"`` picks the
+            matrices for kernels of at most 3x3 taps (many channels, tiny matrices: faster) and
+            ``grid_sample`` for larger slices (the matrices grow with the fourth power of k).
 
     Shapes:
         first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W).
     """
     if first_slice.dim() != 4:
         raise ValueError(f"first_slice must be (O, I, H, W); got {tuple(first_slice.shape)}")
-    out_channels = first_slice.shape[0]
+    out_channels, _, height, width = first_slice.shape
     for name, p in (("scale", scale), ("rotation", rotation), ("tx", tx), ("ty", ty)):
         if p.dim() != 2 or p.shape[1] != out_channels:
             raise ValueError(f"{name} must be (L-1, {out_channels}); got {tuple(p.shape)}")
+    if method not in ("auto", "matrix", "grid_sample"):
+        raise ValueError(f"method must be 'auto', 'matrix' or 'grid_sample'; got {method!r}")
+    if method == "auto":
+        method = "matrix" if height * width <= 9 else "grid_sample"
     thetas = affine_matrix(scale, rotation, tx, ty).to(first_slice.dtype)  # (L-1, O, 2, 3)
-    # One sampling grid per (step, filter), built in a single call; the filters are the batch of
-    # grid_sample and the input channels its channels, which shares a transform across inputs.
     steps = thetas.shape[0]
     if steps == 0:  # depth 1: a per-frame 2D kernel
         return rearrange(first_slice, "o i h w -> o i 1 h w")
-    grids = F.affine_grid(
-        rearrange(thetas, "l o i j -> (l o) i j"),
-        [steps * out_channels, 1, *first_slice.shape[-2:]],
-        align_corners=True,
-    )
-    grids = rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
-    slices = [first_slice]
-    for step in range(steps):  # sequential: slice b+1 is slice b resampled, not slice 1
-        slices.append(
-            F.grid_sample(slices[-1], grids[step], mode="bilinear", padding_mode="zeros",
-                          align_corners=True)
-        )
-    return torch.stack(slices, dim=2)
+    if method == "grid_sample":
+        # the filters are grid_sample's batch and the input channels its channels, which shares
+        # one transform across all inputs of a filter
+        grids = _sampling_grids(thetas, height, width)
+        slices = [first_slice]
+        for step in range(steps):  # sequential: slice b+1 is slice b resampled, not slice 1
+            slices.append(F.grid_sample(slices[-1], grids[step], mode="bilinear",
+                                        padding_mode="zeros", align_corners=True))
+        return torch.stack(slices, dim=2)
+    steps_matrices = interpolation_matrices(thetas, height, width)  # (L-1, O, P, P)
+    cumulative = [torch.eye(height * width, dtype=first_slice.dtype, device=first_slice.device)
+                  .expand(out_channels, -1, -1)]
+    for step in range(steps):  # tiny (P x P) products; the kernel itself is touched once below
+        cumulative.append(torch.bmm(steps_matrices[step], cumulative[-1]))
+    flat = rearrange(first_slice, "o i h w -> o i (h w)")
+    kernel = torch.einsum("otpq,oiq->oitp", torch.stack(cumulative, dim=1), flat)
+    return rearrange(kernel, "o i t (h w) -> o i t h w", h=height)
 
 
 class Conv3T(nn.Module):
