@@ -90,7 +90,7 @@ def _convert_leaf(module: nn.Module, kind: Kind, copy_weights: bool) -> nn.Modul
         size = module.output_size
         size = (size, size) if isinstance(size, int) or size is None else tuple(size)
         return nn.AdaptiveAvgPool3d((1, *size))  # the head pools time away completely
-    if isinstance(module, nn.AdaptiveMaxPool2d) or isinstance(module, (nn.Conv1d, nn.BatchNorm1d)):
+    if isinstance(module, (nn.AdaptiveMaxPool2d, nn.ConvTranspose2d)):
         raise ValueError(f"no 3D conversion rule for {type(module).__name__}")
     return None
 

@@ -253,14 +253,15 @@ class Conv3T(nn.Module):
     ) -> "Conv3T":
         """Set the transforms from human units (broadcast to (l-1, C_out)); ``None`` keeps a value."""
         _, height, width = self.kernel_size
-        if scale is not None:
-            self.scale.copy_(torch.as_tensor(scale).expand_as(self.scale))
-        if rotation_deg is not None:
-            self.rotation.copy_(torch.deg2rad(torch.as_tensor(rotation_deg, dtype=self.rotation.dtype)).expand_as(self.rotation))
-        if tx_px is not None:
-            self.tx.copy_(torch.as_tensor(pixels_to_normalised(tx_px, width, True)).expand_as(self.tx))
-        if ty_px is not None:
-            self.ty.copy_(torch.as_tensor(pixels_to_normalised(ty_px, height, True)).expand_as(self.ty))
+        values = {
+            self.scale: scale,
+            self.rotation: None if rotation_deg is None else torch.deg2rad(torch.as_tensor(rotation_deg)),
+            self.tx: None if tx_px is None else pixels_to_normalised(torch.as_tensor(tx_px), width, True),
+            self.ty: None if ty_px is None else pixels_to_normalised(torch.as_tensor(ty_px), height, True),
+        }
+        for parameter, value in values.items():
+            if value is not None:
+                parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype).expand_as(parameter))
         return self
 
     # ------------------------------------------------------------------ 2D -> 3T transfer
