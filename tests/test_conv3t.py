@@ -156,3 +156,13 @@ def test_bad_input_raises_value_error():
         Conv3T(3, 4, (3, 3))
     with pytest.raises(ValueError, match="nn.Conv2d"):
         Conv3T.from_conv2d(nn.Conv3d(1, 1, 3))
+
+
+def test_param_groups_separate_the_transforms():
+    from stconv_lite.ops.conv3t import param_groups
+
+    model = nn.Sequential(Conv3T(1, 2, 3), nn.ReLU(), nn.Conv3d(2, 2, 1))
+    groups = param_groups(model, lr=1e-3, transform_lr=1e-2)
+    assert [g["lr"] for g in groups] == [1e-3, 1e-2]
+    assert len(groups[1]["params"]) == 4 and len(groups[0]["params"]) == 4  # K1, bias, conv w, b
+    assert len(param_groups(nn.Conv3d(1, 1, 1), lr=1e-3)) == 1

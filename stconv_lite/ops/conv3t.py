@@ -36,7 +36,12 @@ from torch import Tensor
 
 from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised
 
-__all__ = ["Conv3T", "generate_kernel", "interpolation_matrices", "load_authors_state_dict"]
+__all__ = [
+    "Conv3T", "generate_kernel", "interpolation_matrices", "load_authors_state_dict",
+    "TRANSFORM_NAMES", "param_groups",
+]
+
+TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
 
 Triple = int | tuple[int, int, int]
 
@@ -325,3 +330,21 @@ def load_authors_state_dict(layer: Conv3T, state_dict: dict[str, Tensor]) -> Con
         if "bias" in state_dict and layer.bias is not None:
             layer.bias.copy_(state_dict["bias"])
     return layer
+
+
+def param_groups(model: nn.Module, lr: float, transform_lr: float | None = None) -> list[dict]:
+    """Optimizer parameter groups: the 3TConv transforms at ``transform_lr``, everything else at ``lr``.
+
+    The transforms are four numbers per filter and slice step, each steering a whole kernel, and
+    with the same learning rate as the weights they hardly leave the identity in a short training
+    run; a separate rate lets you choose. Empty groups are dropped, so any model works.
+    """
+    transform_ids = {
+        id(getattr(module, name))
+        for module in model.modules() if isinstance(module, Conv3T) for name in TRANSFORM_NAMES
+    }
+    transforms = [p for p in model.parameters() if id(p) in transform_ids]
+    others = [p for p in model.parameters() if id(p) not in transform_ids]
+    groups = [{"params": others, "lr": lr},
+              {"params": transforms, "lr": lr if transform_lr is None else transform_lr}]
+    return [group for group in groups if group["params"]]
