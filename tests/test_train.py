@@ -1,0 +1,139 @@
+"""stconv_lite.train and stconv_lite.checkpoint: learning, exact resume, atomic writes, clear errors."""
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from stconv_lite import checkpoint
+from stconv_lite.train import History, evaluate, fit, predict
+
+
+def make_problem(seed=0, n=96):
+    """A linearly separable 3-class toy problem with a seeded, shuffled loader."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    y = (x[:, :3].argmax(1)).long()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    return x, y, loader
+
+
+def make_model(seed=0):
+    torch.manual_seed(seed)
+    # Dropout makes the run consume random numbers in every step: resume must restore them.
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+
+
+def test_fit_learns_a_separable_problem():
+    _, _, loader = make_problem()
+    model = make_model()
+    untrained = evaluate(model, loader, device="cpu")["accuracy"]
+    history = fit(model, loader, 15, lr=3e-2, device="cpu", progress=False)
+    assert isinstance(history, History) and len(history.train_loss) == 15
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert evaluate(model, loader, device="cpu")["accuracy"] > max(0.85, untrained)
+
+
+def test_resume_continues_exactly(tmp_path):
+    _, _, loader = make_problem()
+    reference = fit(make_model(), loader, 6, val_loader=loader, lr=1e-2, device="cpu", progress=False, seed=3)
+
+    path = tmp_path / "run.pt"
+    _, _, loader = make_problem()
+    interrupted = fit(make_model(), loader, 3, val_loader=loader, lr=1e-2, device="cpu", progress=False,
+                      seed=3, checkpoint_path=path)
+    assert len(interrupted.train_loss) == 3
+    # A new process: fresh model, fresh loader, same construction; resume from the checkpoint.
+    _, _, loader = make_problem()
+    resumed = fit(make_model(seed=99), loader, 6, val_loader=loader, lr=1e-2, device="cpu", progress=False,
+                  seed=3, checkpoint_path=path, resume=True)
+    torch.testing.assert_close(torch.tensor(resumed.train_loss), torch.tensor(reference.train_loss), rtol=0, atol=0)
+    torch.testing.assert_close(torch.tensor(resumed.val_acc), torch.tensor(reference.val_acc), rtol=0, atol=0)
+
+
+def test_a_fresh_run_refuses_to_overwrite_a_checkpoint(tmp_path):
+    _, _, loader = make_problem()
+    path = tmp_path / "run.pt"
+    fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="resume=True"):
+        fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
+    assert path.read_bytes() == before
+
+
+def test_resume_into_a_different_model_is_refused(tmp_path):
+    _, _, loader = make_problem()
+    path = tmp_path / "run.pt"
+    fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
+    other = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match="different model"):
+        fit(other, loader, 2, device="cpu", progress=False, checkpoint_path=path, resume=True)
+
+
+def test_a_crash_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    checkpoint.save_atomic({"epoch": 1}, path)
+
+    def crash_half_way(obj, file, *args, **kwargs):
+        file.write(b"partial bytes")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(torch, "save", crash_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_atomic({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
+
+
+def test_non_finite_loss_stops_with_a_clear_message():
+    _, _, loader = make_problem()
+    model = make_model()
+    with torch.no_grad():
+        model[0].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 1"):
+        fit(model, loader, 1, device="cpu", progress=False)
+
+
+def test_regulariser_is_added_to_the_loss():
+    _, _, loader = make_problem()
+    model = make_model()
+    calls = []
+
+    def regulariser(m):
+        calls.append(1)
+        return sum(p.pow(2).sum() for p in m.parameters()) * 0.0
+
+    fit(model, loader, 1, device="cpu", progress=False, regulariser=regulariser)
+    assert len(calls) == len(loader)
+
+
+def test_evaluate_on_a_hand_checked_case():
+    class Fixed(nn.Module):
+        def forward(self, x):
+            return x  # the inputs are the logits
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+    labels = torch.tensor([0, 1, 1, 1])
+    loader = DataLoader(TensorDataset(logits, labels), batch_size=3)
+    result = evaluate(Fixed(), loader, device="cpu")
+    assert result["accuracy"] == pytest.approx(0.75)
+    expected = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert result["loss"] == pytest.approx(expected)
+    out, ys = predict(Fixed(), loader, device="cpu")
+    torch.testing.assert_close(out, logits)
+    assert torch.equal(ys, labels)
+
+
+def test_bad_arguments():
+    _, _, loader = make_problem()
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        fit(make_model(), loader, 0, device="cpu")
+    with pytest.raises(ValueError, match="amp=True needs a CUDA device"):
+        fit(make_model(), loader, 1, device="cpu", amp=True)
+    bad = DataLoader(TensorDataset(torch.randn(4, 6)), batch_size=2)
+    with pytest.raises(ValueError, match=r"\(inputs, labels, ...\)"):
+        fit(make_model(), bad, 1, device="cpu", progress=False)
+    empty = DataLoader(TensorDataset(torch.empty(0, 6), torch.empty(0).long()))
+    with pytest.raises(ValueError, match="no batches"):
+        evaluate(make_model(), empty, device="cpu")
