@@ -1,0 +1,164 @@
+"""Figures used across the book: frame grids, animations, kernel slices, curves.
+
+All figures use :data:`PALETTE`, the Okabe-Ito palette, whose eight colours stay distinguishable
+for the common forms of colour blindness; grey-scale data (frames) use ``gray`` and signed data
+(kernels) the diverging ``RdBu_r`` map centred on zero.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from einops import rearrange
+from matplotlib import animation
+from matplotlib.figure import Figure
+
+#: Okabe & Ito (2008), "Color Universal Design": black first is avoided so lines stay visible.
+PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+PALETTE_NAMES = ["orange", "sky blue", "bluish green", "yellow", "blue", "vermillion", "reddish purple", "black"]
+FRAME_INCHES = 1.1  # side of one frame in a grid: every grid in the book has the same scale
+
+
+def _as_clips(clips) -> torch.Tensor:
+    """Accept (T, H, W), (C, T, H, W), (N, C, T, H, W) or a list of clips; return (N, T, H, W) grey/first channel."""
+    if isinstance(clips, (list, tuple)):
+        clips = torch.stack([torch.as_tensor(c) for c in clips])
+    clips = torch.as_tensor(clips).detach().float().cpu()
+    if clips.dim() == 3:
+        clips = clips[None, None]
+    elif clips.dim() == 4:
+        clips = clips[None]
+    if clips.dim() != 5:
+        raise ValueError(f"expected a clip (T, H, W), (C, T, H, W) or clips (N, C, T, H, W); got {tuple(clips.shape)}")
+    return clips[:, 0]
+
+
+def frame_grid(
+    clips, titles: Sequence[str] | None = None, frames: Sequence[int] | None = None, suptitle: str | None = None
+) -> Figure:
+    """Rows = clips, columns = frames (all frames, or the listed ones).
+
+    Shapes:
+        clips: (N, C, T, H, W) | (C, T, H, W) | (T, H, W) | list of (C, T, H, W); only channel 0 is shown.
+    """
+    clips = _as_clips(clips)
+    n, t = clips.shape[:2]
+    frames = list(range(t)) if frames is None else list(frames)
+    fig, axes = plt.subplots(n, len(frames), figsize=(FRAME_INCHES * len(frames) + 1.6, FRAME_INCHES * n),
+                             squeeze=False)
+    for row in range(n):
+        for col, frame in enumerate(frames):
+            ax = axes[row, col]
+            ax.imshow(clips[row, frame].numpy(), cmap="gray", vmin=0, vmax=max(1.0, float(clips.max())))
+            ax.set_xticks([]); ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t={frame}", fontsize=8)
+        if titles is not None:
+            axes[row, 0].set_ylabel(titles[row], rotation=0, ha="right", va="center", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def animate(clips, fps: int = 8, titles: Sequence[str] | None = None, columns: int = 5):
+    """An HTML/JavaScript animation (``to_jshtml``) that plays in the static book without a kernel.
+
+    Shapes:
+        clips: one clip (C, T, H, W) / (T, H, W) or several (N, C, T, H, W) / list; played side by side.
+    Returns:
+        ``IPython.display.HTML``; the figure is closed so the notebook does not also show a still.
+    """
+    from IPython.display import HTML
+
+    clips = _as_clips(clips)
+    n, t = clips.shape[:2]
+    cols = min(columns, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
+    images = []
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            images.append(ax.imshow(clips[i, 0].numpy(), cmap="gray", vmin=0, vmax=max(1.0, float(clips.max()))))
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+
+    def draw(frame: int):
+        for i, image in enumerate(images):
+            image.set_data(clips[i, frame].numpy())
+        return images
+
+    movie = animation.FuncAnimation(fig, draw, frames=t, interval=1000 / fps, blit=True)
+    html = movie.to_jshtml(default_mode="loop")
+    plt.close(fig)
+    return HTML(html)
+
+
+def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: str | None = None) -> Figure:
+    """The temporal slices of a kernel side by side, one shared diverging colour scale centred on 0.
+
+    Shapes:
+        kernel: (T, kh, kw), or (rows, T, kh, kw) for several kernels (one row each).
+    """
+    kernel = torch.as_tensor(kernel).detach().float().cpu()
+    if kernel.dim() == 3:
+        kernel = kernel[None]
+    if kernel.dim() != 4:
+        raise ValueError(f"show_kernel_slices expects (T, kh, kw) or (rows, T, kh, kw); got {tuple(kernel.shape)}")
+    rows, t = kernel.shape[:2]
+    limit = float(kernel.abs().max()) or 1.0
+    fig, axes = plt.subplots(rows, t, figsize=(FRAME_INCHES * t + 1.0, FRAME_INCHES * rows), squeeze=False)
+    for r in range(rows):
+        for s in range(t):
+            image = axes[r, s].imshow(kernel[r, s].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[r, s].set_xticks([]); axes[r, s].set_yticks([])
+            if r == 0:
+                axes[r, s].set_title(f"slice {s}", fontsize=8)
+        if titles is not None:
+            axes[r, 0].set_ylabel(titles[r], fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_curves(histories: dict, metric: str = "acc") -> Figure:
+    """Training (dashed) and validation (solid) curves of several runs: ``{name: History}``."""
+    if hasattr(histories, "train_loss"):
+        histories = {"run": histories}
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for i, (name, history) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        train, val = getattr(history, f"train_{metric}"), getattr(history, f"val_{metric}")
+        epochs = range(1, len(train) + 1)
+        ax.plot(epochs, train, "--", color=colour, label=f"{name} (train)")
+        if val:
+            ax.plot(epochs, val, "-", color=colour, label=f"{name} (val)")
+    ax.set_xlabel("epoch"); ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], yerr: Sequence[float] | None = None,
+                xlabel: str = "parameters", ylabel: str = "accuracy", logx: bool = True) -> Figure:
+    """One labelled point per model (with error bars when ``yerr`` is given): accuracy vs cost."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, (xi, yi, label) in enumerate(zip(x, y, labels)):
+        err = None if yerr is None else yerr[i]
+        ax.errorbar(xi, yi, yerr=err, fmt="o", color=PALETTE[i % len(PALETTE)], capsize=3, label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def video_to_frames(video: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W): the folding every per-frame figure uses."""
+    return rearrange(video, "b c t h w -> (b t) c h w")
