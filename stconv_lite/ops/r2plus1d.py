@@ -1,0 +1,114 @@
+r"""The (2+1)D convolution of Tran et al. (CVPR 2018): a 3D conv split into space, then time.
+
+A full $t \times d \times d$ convolution from $N_{i-1}$ to $N_i$ channels has
+$t d^2 N_{i-1} N_i$ weights. R(2+1)D replaces it by
+
+1. a spatial $1 \times d \times d$ conv from $N_{i-1}$ to $M_i$ channels,
+2. batch norm and a ReLU (the *extra* non-linearity the paper credits for part of the gain),
+3. a temporal $t \times 1 \times 1$ conv from $M_i$ to $N_i$ channels,
+
+which has $M_i (d^2 N_{i-1} + t N_i)$ weights. Choosing
+
+$$M_i = \left\lfloor \frac{t d^2 N_{i-1} N_i}{d^2 N_{i-1} + t N_i} \right\rfloor$$
+
+(eq. (5) of the R(2+1)D paper) makes the two counts equal up to the floor, so that any gain of
+R(2+1)D over R3D comes from the factorisation, not from more parameters. The batch norm in the
+middle adds $2 M_i$ learnable numbers that the paper's equality does not count.
+
+The module is an ``nn.Sequential`` of ``(spatial conv, BN, ReLU, temporal conv)`` so that its
+state_dict keys (``0.weight``, ``1.weight``, ..., ``3.weight``) are those of torchvision's
+``Conv2Plus1D``: torchvision checkpoints load without a key map.
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+from torch import Tensor
+
+__all__ = ["Conv2Plus1d", "midplanes"]
+
+Triple = int | tuple[int, int, int]
+
+
+def _triple(value: Triple, name: str) -> tuple[int, int, int]:
+    if isinstance(value, int):
+        return (value, value, value)
+    if len(value) != 3 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{name} must be an int or a (t, h, w) triple of ints; got {value!r}")
+    return tuple(value)  # type: ignore[return-value]
+
+
+def midplanes(in_channels: int, out_channels: int, t: int = 3, d: int = 3) -> int:
+    r"""$M_i = \lfloor t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i) \rfloor$ (eq. (5) of the R(2+1)D paper).
+
+    The width between the spatial and the temporal conv that gives a (2+1)D block the parameter
+    count of a full $t \times d \times d$ conv from ``in_channels`` to ``out_channels``.
+    """
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("t", t), ("d", d)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"midplanes expects positive ints; got {name}={value!r}")
+    return (t * d * d * in_channels * out_channels) // (d * d * in_channels + t * out_channels)
+
+
+class Conv2Plus1d(nn.Sequential):
+    """Spatial ``1 x d x d`` conv -> BN -> ReLU -> temporal ``t x 1 x 1`` conv.
+
+    Args:
+        in_channels, out_channels: $N_{i-1}$ and $N_i$.
+        kernel_size: ``(t, d, d)`` of the full conv being factorised (an int means a cube).
+        stride: ``(s_t, s_h, s_w)``; the spatial conv takes the spatial strides, the temporal conv
+            the temporal one.
+        padding: ``(p_t, p_h, p_w)``, split the same way.
+        mid_channels: $M_i$; ``None`` uses :func:`midplanes` (the paper's choice).
+        bias: bias on both convs (False in the ResNets, where a BN follows).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Triple = 3,
+        stride: Triple = 1,
+        padding: Triple | None = None,
+        mid_channels: int | None = None,
+        bias: bool = False,
+    ) -> None:
+        kt, kh, kw = _triple(kernel_size, "kernel_size")
+        st, sh, sw = _triple(stride, "stride")
+        pt, ph, pw = _triple(padding, "padding") if padding is not None else (kt // 2, kh // 2, kw // 2)
+        if kh != kw:
+            raise ValueError(f"Conv2Plus1d expects a square spatial kernel (t, d, d); got {(kt, kh, kw)}")
+        if mid_channels is None:
+            mid_channels = midplanes(in_channels, out_channels, kt, kh)
+        if not isinstance(mid_channels, int) or mid_channels < 1:
+            raise ValueError(f"mid_channels must be a positive int; got {mid_channels!r}")
+        super().__init__(
+            nn.Conv3d(in_channels, mid_channels, (1, kh, kw), (1, sh, sw), (0, ph, pw), bias=bias),
+            nn.BatchNorm3d(mid_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(mid_channels, out_channels, (kt, 1, 1), (st, 1, 1), (pt, 0, 0), bias=bias),
+        )
+        self.in_channels, self.out_channels, self.mid_channels = in_channels, out_channels, mid_channels
+
+    @property
+    def spatial(self) -> nn.Conv3d:
+        return self[0]
+
+    @property
+    def temporal(self) -> nn.Conv3d:
+        return self[3]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Factorised spatiotemporal conv, Sec. 3.5 / eq. (5) of the R(2+1)D paper.
+
+        Shapes:
+            x: (B, N_{i-1}, T, H, W) -> spatial (B, M_i, T, H', W') -> (B, N_i, T', H', W')
+        """
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv2Plus1d expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}"
+            )
+        return super().forward(x)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels} -> M={self.mid_channels} -> {self.out_channels}"
