@@ -1,0 +1,194 @@
+r"""The video ResNet family of Tran et al., "A Closer Look at Spatiotemporal Convolutions" (CVPR 2018).
+
+One builder, :func:`video_resnet`, takes the kind of convolution of each of the five groups of the
+paper's Table 1 (conv1, conv2_x, ..., conv5_x) and returns the network. Every variant of the study is
+a row of :data:`VARIANTS`:
+
+========== ==================================== ==========================================
+name       conv1, conv2_x, conv3_x, conv4_x, conv5_x   idea
+========== ==================================== ==========================================
+r2d        stacked, 2d, 2d, 2d, 2d              time stacked into channels, collapsed at once
+fr2d       2d, 2d, 2d, 2d, 2d                   frames processed alone, pooled at the end
+r3d        3d, 3d, 3d, 3d, 3d                   full 3D everywhere
+mcX        3d below group X, 2d from X on       motion early, appearance late
+rmcX       2d below group X, 3d from X on       appearance early, motion late
+r2plus1d   2plus1d everywhere                   every 3D conv factorised with M_i
+========== ==================================== ==========================================
+
+Registered as ``<name>_18`` (blocks 2,2,2,2) and ``<name>_34`` (3,4,6,3), e.g.
+``create("mc3_18", num_classes=10, in_channels=1, width=8)``. Options:
+
+* ``width``: channels of conv1 (the paper's 64); the groups use ``width * (1, 2, 4, 8)``.
+* ``frames``: R2D only; the number of frames stacked into channels (default 8, the paper's 8x112x112).
+* ``torchvision_compat``: ``r3d_18``, ``mc3_18``, ``r2plus1d_18`` only; the exact layout of
+  ``torchvision.models.video`` so that its state_dicts load strictly (same keys, no map needed).
+  For R3D and MC3 the layout is already ours. For R(2+1)D torchvision departs from the paper twice:
+  its stem uses 45 middle channels (the paper's formula gives 83), and each block computes one
+  $M_i$ from the *block's* input width and uses it for *both* convs, so the second conv of a
+  widening block is narrower than eq. (5) asks. Together: 31.5M parameters instead of 33.3M.
+* ``pretrained``: with ``torchvision_compat``, copy torchvision's Kinetics-400 weights (downloads;
+  never used in tests or CI).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from einops import rearrange
+from torch import Tensor
+
+from stconv_lite.models.registry import register
+from stconv_lite.models.resnet3d_blocks import CONV_KINDS, STEM_KINDS, BasicBlock3d, make_stem
+
+__all__ = ["VideoResNet", "video_resnet", "VARIANTS", "DEPTHS", "PAPER_PARAMS_M", "group_kinds"]
+
+DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+TORCHVISION_NAMES = ("r3d_18", "mc3_18", "r2plus1d_18")
+TORCHVISION_R2PLUS1D_STEM_MID = 45  # hard-coded in torchvision's R2Plus1dStem
+
+
+def group_kinds(variant: str) -> tuple[str, str, str, str, str]:
+    """Conv kind of conv1, conv2_x, ..., conv5_x for a variant name of the paper (``"mc3"``, ...)."""
+    if variant == "r2d":
+        return ("stacked", "2d", "2d", "2d", "2d")
+    if variant == "fr2d":
+        return ("2d",) * 5
+    if variant == "r3d":
+        return ("3d",) * 5
+    if variant == "r2plus1d":
+        return ("2plus1d",) * 5
+    for prefix, early, late in (("rmc", "2d", "3d"), ("mc", "3d", "2d")):
+        if variant.startswith(prefix) and variant[len(prefix):] in {"2", "3", "4", "5"}:
+            switch = int(variant[len(prefix):])  # the first group (1 = conv1) of the other kind
+            return tuple(early if group < switch else late for group in range(1, 6))  # type: ignore[return-value]
+    raise ValueError(f"unknown video ResNet variant {variant!r}; expected one of {list(VARIANTS)}")
+
+
+VARIANTS = ("r2d", "fr2d", "r3d", "mc2", "mc3", "mc4", "mc5", "rmc2", "rmc3", "rmc4", "rmc5", "r2plus1d")
+
+# Table 2 of the R(2+1)D paper (18 layers, 400 Kinetics classes), millions, as printed.
+PAPER_PARAMS_M = {"r2d": 11.4, "fr2d": 11.4, "r3d": 33.4, "mc2": 11.4, "mc3": 11.7, "mc4": 12.7, "mc5": 16.9,
+                  "rmc2": 33.3, "rmc3": 33.0, "rmc4": 32.0, "rmc5": 27.9, "r2plus1d": 33.3}
+
+
+class VideoResNet(nn.Module):
+    """A ResNet over clips whose five conv groups each use a chosen kind of convolution.
+
+    Args:
+        kinds: conv kind of conv1 (``"stacked"``, ``"2d"``, ``"3d"``, ``"2plus1d"``) and of
+            conv2_x..conv5_x (``"2d"``, ``"3d"``, ``"2plus1d"``).
+        blocks: residual blocks per group conv2_x..conv5_x, e.g. ``(2, 2, 2, 2)`` for 18 layers.
+        num_classes, in_channels, width, frames: see the module docstring.
+        stem_mid, shared_mid: (2+1)D layout switches used by ``torchvision_compat``.
+    """
+
+    def __init__(self, kinds: tuple[str, ...], blocks: tuple[int, ...], num_classes: int, in_channels: int = 3,
+                 width: int = 64, frames: int = 8, stem_mid: int | None = None, shared_mid: bool = False) -> None:
+        super().__init__()
+        if len(kinds) != 5 or kinds[0] not in STEM_KINDS or any(k not in CONV_KINDS for k in kinds[1:]):
+            raise ValueError(f"kinds must be (stem in {STEM_KINDS}, then 4 of {CONV_KINDS}); got {kinds!r}")
+        if len(blocks) != 4 or not all(isinstance(b, int) and b >= 1 for b in blocks):
+            raise ValueError(f"blocks must be 4 positive ints; got {blocks!r}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int; got {width!r}")
+        if not isinstance(frames, int) or frames < 1:
+            raise ValueError(f"frames must be a positive int; got {frames!r}")
+        self.kinds, self.in_channels = tuple(kinds), in_channels
+        self.stem = make_stem(kinds[0], in_channels, width, frames, stem_mid)
+        channels = width
+        for index, (kind, count) in enumerate(zip(kinds[1:], blocks)):
+            out_channels, stride = width * 2**index, (1 if index == 0 else 2)
+            layers = []
+            for block in range(count):
+                layers.append(BasicBlock3d(kind, channels, out_channels, stride if block == 0 else 1, shared_mid))
+                channels = out_channels
+            setattr(self, f"layer{index + 1}", nn.Sequential(*layers))
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # torchvision's VideoResNet initialisation, so that compat models start from the same law
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm3d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0, 0.01)
+                nn.init.zeros_(module.bias)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Feature map before pooling, Table 1 of the R(2+1)D paper (conv1 .. conv5_x).
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, 8*width, T', H/16, W/16) with T' = T / 8 for 3D/(2+1)D
+            groups conv3_x..conv5_x, T for 2D groups, 1 after R2D's stacked stem
+        """
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"VideoResNet expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}")
+        x = self.stem(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class scores: conv groups, global space-time average pool, linear (Table 1, R(2+1)D paper).
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, num_classes)
+        """
+        pooled = rearrange(self.avgpool(self.features(x)), "b c 1 1 1 -> b c")
+        return self.fc(pooled)
+
+
+def video_resnet(variant: str, depth: int, num_classes: int, in_channels: int = 3, width: int = 64,
+                 frames: int = 8, torchvision_compat: bool = False, pretrained: bool = False) -> VideoResNet:
+    """Build ``<variant>_<depth>`` (e.g. ``video_resnet("mc3", 18, 400)``); see the module docstring."""
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {sorted(DEPTHS)}; got {depth!r}")
+    name = f"{variant}_{depth}"
+    if (torchvision_compat or pretrained) and name not in TORCHVISION_NAMES:
+        raise ValueError(f"torchvision_compat/pretrained exist for {TORCHVISION_NAMES}; got {name!r}")
+    if pretrained and not torchvision_compat:
+        raise ValueError("pretrained=True needs torchvision_compat=True (the weights are torchvision's)")
+    compat_r2plus1d = torchvision_compat and variant == "r2plus1d"
+    model = VideoResNet(
+        group_kinds(variant), DEPTHS[depth], num_classes, in_channels, width, frames,
+        stem_mid=TORCHVISION_R2PLUS1D_STEM_MID * width // 64 if compat_r2plus1d else None,
+        shared_mid=compat_r2plus1d,
+    )
+    if pretrained:
+        _load_torchvision_weights(model, name, num_classes, in_channels, width)
+    return model
+
+
+def _load_torchvision_weights(model: VideoResNet, name: str, num_classes: int, in_channels: int, width: int) -> None:
+    """Copy torchvision's Kinetics-400 weights (downloads them once into the torch hub cache)."""
+    import torchvision.models.video as tv_video
+
+    if in_channels != 3 or width != 64:
+        raise ValueError(f"pretrained weights need in_channels=3 and width=64; got {in_channels} and {width}")
+    reference = getattr(tv_video, name)(weights="KINETICS400_V1")
+    state = reference.state_dict()
+    if num_classes != 400:  # a new head for a new label set: keep the backbone only
+        state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    missing, unexpected = model.load_state_dict(state, strict=num_classes == 400)
+    if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
+        raise RuntimeError(f"torchvision weights did not fit: missing {missing}, unexpected {unexpected}")
+
+
+def _register_all() -> None:
+    for variant in VARIANTS:
+        for depth in DEPTHS:
+            def builder(num_classes: int, in_channels: int = 3, *, _variant: str = variant, _depth: int = depth,
+                        **options) -> nn.Module:
+                return video_resnet(_variant, _depth, num_classes, in_channels, **options)
+
+            builder.__name__ = builder.__qualname__ = f"{variant}_{depth}"
+            builder.__doc__ = f"{variant}-{depth} of Tran et al. (groups: {', '.join(group_kinds(variant))})."
+            register(f"{variant}_{depth}")(builder)
+
+
+_register_all()
