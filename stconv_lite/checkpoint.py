@@ -1,18 +1,41 @@
-"""Checkpoints that survive a crash: atomic writes, and a refusal to load into the wrong model.
+"""Checkpoints that survive a crash and resume exactly.
 
-A training run on Colab can be cut off at any moment, including in the middle of writing a
-checkpoint. Writing to a temporary file in the same folder and then ``os.replace``-ing it over the
-old one means the folder always holds either the previous complete checkpoint or the new complete
-one, never a truncated file (``os.replace`` is atomic on POSIX and Windows within one file system).
+Three things live here, so that :mod:`stconv_lite.train` stays about training:
+
+- :func:`save_atomic`: a run on Colab can be cut off at any moment, including in the middle of
+  writing a checkpoint. Writing to a temporary file in the *same folder* and then ``os.replace``-ing
+  it over the old one means the folder always holds either the previous complete checkpoint or the
+  new complete one, never a truncated file (``os.replace`` is atomic on POSIX and Windows within one
+  file system, which a same-folder temporary file guarantees).
+- :func:`model_signature` / :func:`check_signature`: a checkpoint from another model (another
+  width, another operator) is refused with the differing names and shapes, instead of failing deep
+  inside ``load_state_dict`` or, worse, loading a model that happens to fit.
+- :func:`random_states` / :func:`restore_random_states`: everything random that the next epoch
+  will consume. How the shuffling continues identically after a resume:
+
+  * a ``DataLoader(shuffle=True, generator=g)`` hands ``g`` to its ``RandomSampler``, which draws
+    each epoch's permutation from it, and every ``iter(loader)`` draws the workers' base seed from
+    it too. We store ``g.get_state()`` after the epoch and ``set_state`` it into the *new* loader's
+    generator on resume, so the next permutation is the one the uninterrupted run would have drawn;
+  * a ``DataLoader(shuffle=True)`` without a generator draws a fresh seed from torch's global
+    generator every epoch, so restoring the global torch state is enough;
+  * dropout, augmentation and ``random``/``numpy`` calls draw from the global torch (CPU and CUDA),
+    Python and NumPy generators, which are all stored.
+
+  The resumed run must build its loaders the same way (same dataset, batch size, sampler type);
+  a different number of generators is refused. Checkpoints are written at epoch ends: an epoch cut
+  off half-way is redone from its start, with the same batches.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -20,7 +43,8 @@ import torch.nn as nn
 def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     """``torch.save(payload, path)`` such that ``path`` is never left half-written.
 
-    The previous file at ``path`` (if any) stays intact until the new one is completely on disk.
+    The previous file at ``path`` (if any) stays intact until the new one is completely on disk;
+    on any failure (disk full, ``KeyboardInterrupt``) the temporary file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,13 +53,21 @@ def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
         with os.fdopen(handle, "wb") as file:
             torch.save(payload, file)
             file.flush()
-            os.fsync(file.fileno())
+            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
         os.replace(temporary, path)
     except BaseException:
-        # Whatever went wrong (disk full, interrupt), leave no temporary file behind.
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Load a checkpoint written by :func:`stconv_lite.train.fit` onto the CPU.
+
+    Everything is loaded to the CPU on purpose: the random states must be CPU byte tensors, and
+    ``load_state_dict`` copies model and optimiser tensors to wherever their parameters live.
+    """
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def model_signature(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -54,5 +86,57 @@ def check_signature(expected: dict[str, tuple[int, ...]], model: nn.Module, path
     raise ValueError(
         f"checkpoint {path} was written by a different model: "
         f"keys only in the checkpoint {missing}, keys only in the model {unexpected}, "
-        f"shape differences {reshaped}. Use a new checkpoint path for a new model."
+        f"shape differences (checkpoint vs model) {reshaped}. Use a new checkpoint path for a new model."
     )
+
+
+def loader_generators(loader: Any) -> list[torch.Generator]:
+    """The generators that decide a DataLoader's shuffling and worker seeds (each listed once)."""
+    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    found = [
+        getattr(loader, "generator", None),
+        getattr(sampler, "generator", None),
+        getattr(getattr(batch_sampler, "sampler", None), "generator", None),
+    ]
+    unique: list[torch.Generator] = []
+    for generator in found:
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in unique):
+            unique.append(generator)
+    return unique
+
+
+def random_states(loaders: Iterable[Any]) -> dict:
+    """Every random state the next epoch consumes: global torch/CUDA/Python/NumPy, and the loaders'."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "loaders": [[g.get_state() for g in loader_generators(loader)] for loader in loaders],
+    }
+
+
+def restore_random_states(states: dict, loaders: Iterable[Any]) -> None:
+    """Put back what :func:`random_states` stored, into freshly built loaders (same construction)."""
+    loaders = list(loaders)
+    saved = states["loaders"]
+    if len(saved) != len(loaders):
+        raise ValueError(
+            f"the checkpoint was written with {len(saved)} loaders (train, val); got {len(loaders)}: "
+            "pass a val_loader exactly when the interrupted run had one"
+        )
+    for index, (loader, loader_states) in enumerate(zip(loaders, saved)):
+        generators = loader_generators(loader)
+        if len(generators) != len(loader_states):
+            raise ValueError(
+                f"loader {index} has {len(generators)} random generator(s) but the checkpoint stored "
+                f"{len(loader_states)}: build the DataLoader as in the interrupted run (shuffle, generator=)"
+            )
+        for generator, state in zip(generators, loader_states):
+            generator.set_state(state)
+    torch.set_rng_state(states["torch"])
+    if torch.cuda.is_available() and states["cuda"]:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])

@@ -4,39 +4,40 @@
 chapter's experiment reads as the experiment, not as training plumbing. What it adds over a
 hand-written loop is what a student on Colab needs:
 
-- a checkpoint after every epoch, written atomically (:mod:`stconv_lite.checkpoint`), and
-  ``resume=True`` that continues *exactly*: the losses after resuming equal those of a run that was
-  never interrupted, because the checkpoint holds every random state the next epoch consumes
-  (torch, CUDA, Python, NumPy, and the DataLoader's own generator that decides the shuffling);
+- a checkpoint after every epoch, written atomically, and ``resume=True`` that continues *exactly*:
+  the losses after resuming equal those of a run that was never interrupted, because the checkpoint
+  holds every random state the next epoch consumes (torch, CUDA, Python, NumPy, and the DataLoaders'
+  own generators that decide the shuffling; :mod:`stconv_lite.checkpoint` explains how);
 - a clear stop on a non-finite loss, naming the epoch and step;
 - mixed precision (bf16 where supported, else fp16 with a gradient scaler) and cuDNN autotuning on
-  CUDA only, so CPU runs stay deterministic;
+  CUDA only, so CPU runs stay seeded and bit-for-bit repeatable;
 - a progress bar on long work, silent at ``quick`` scale.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from stconv_lite import config
-from stconv_lite.checkpoint import check_signature, model_signature, save_atomic
+from stconv_lite import checkpoint, config
 
 Regulariser = Callable[[nn.Module], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
 class History:
-    """Per-epoch curves of one run (validation lists stay empty without a validation loader)."""
+    """Per-epoch curves of one run (validation lists stay empty without a validation loader).
+
+    ``epoch_seconds`` is the wall time of each epoch, validation included.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -46,6 +47,7 @@ class History:
 
     @property
     def best_val_acc(self) -> float:
+        """The highest validation accuracy over the epochs (NaN without validation)."""
         return max(self.val_acc) if self.val_acc else float("nan")
 
     def as_dict(self) -> dict[str, list[float]]:
@@ -55,7 +57,8 @@ class History:
 def _split_batch(batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Batches are ``(x, y)`` or ``(x, y, extra, ...)``; the extras (e.g. ground truth) are ignored."""
     if not isinstance(batch, (list, tuple)) or len(batch) < 2:
-        raise ValueError("a training batch must be (inputs, labels, ...); got " + type(batch).__name__)
+        got = f"a {type(batch).__name__} of length {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
+        raise ValueError(f"a batch must be (inputs, labels, ...); got {got}")
     return batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
 
 
@@ -63,42 +66,7 @@ def _amp_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _loader_generators(loader: DataLoader) -> list[torch.Generator]:
-    """The generators that decide a DataLoader's shuffling and worker seeds."""
-    found = [getattr(loader, "generator", None), getattr(loader.sampler, "generator", None)]
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    found.append(getattr(getattr(batch_sampler, "sampler", None), "generator", None))
-    unique: list[torch.Generator] = []
-    for generator in found:
-        if isinstance(generator, torch.Generator) and all(generator is not g for g in unique):
-            unique.append(generator)
-    return unique
-
-
-def _random_states(loader: DataLoader) -> dict:
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "loader": [g.get_state() for g in _loader_generators(loader)],
-    }
-
-
-def _restore_random_states(states: dict, loader: DataLoader) -> None:
-    torch.set_rng_state(states["torch"])
-    if torch.cuda.is_available() and states["cuda"]:
-        torch.cuda.set_rng_state_all(states["cuda"])
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    generators = _loader_generators(loader)
-    if len(generators) != len(states["loader"]):
-        raise ValueError("the DataLoader's random generators differ from the checkpoint's: build it as before")
-    for generator, state in zip(generators, states["loader"]):
-        generator.set_state(state)
-
-
-def _progress(iterable: Iterable, enabled: bool, **kwargs) -> Iterable:
+def _progress(iterable: Iterable, enabled: bool, **kwargs):
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
@@ -118,7 +86,7 @@ def fit(
     checkpoint_path: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: LossFn | None = None,
     regulariser: Regulariser | None = None,
     progress: bool | None = None,
     amp: bool | None = None,
@@ -136,23 +104,35 @@ def fit(
         lr, weight_decay: for the default optimiser, AdamW.
         device: default :func:`stconv_lite.config.get_device`.
         checkpoint_path: write a checkpoint here after every epoch (atomically).
-        resume: continue from ``checkpoint_path`` if it exists (exactly, see the module docstring).
+        resume: continue from ``checkpoint_path`` if it exists, else start fresh. Build the model,
+            optimiser, scheduler and loaders as in the interrupted run (a fresh process is fine):
+            their states, the history and every random state come from the checkpoint, so the
+            remaining epochs see the same batches in the same order with the same dropout masks.
         overwrite: allow a fresh run to replace an existing checkpoint (off: refusing protects it).
         loss_fn: default cross-entropy.
-        regulariser: ``f(model) -> scalar`` added to the loss (e.g. the fusion chapter's KL term).
+        regulariser: ``f(model) -> scalar`` added to the loss (e.g. the fusion chapter's KL term);
+            the history's ``train_loss`` is the data loss alone.
         progress: show progress bars (default: on, except at ``quick`` scale).
-        amp: mixed precision (default: on CUDA only).
-        seed: seeds every random generator before training starts.
+        amp: mixed precision (default: on CUDA only; refused on the CPU).
+        seed: seeds every random generator before training starts (initialise the model before).
         optimizer, scheduler: replace the defaults (AdamW, none); the scheduler steps once per epoch.
+
+    Raises:
+        FloatingPointError: the loss became NaN/inf (the message names epoch and step).
+        ValueError: bad arguments, or a checkpoint written by a different model / loader setup.
+        FileExistsError: ``checkpoint_path`` exists and neither ``resume`` nor ``overwrite`` is set.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int; got {epochs!r}")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs a checkpoint_path to resume from; got checkpoint_path=None")
     device = config.get_device() if device is None else torch.device(device)
     amp = (device.type == "cuda") if amp is None else amp
     if amp and device.type != "cuda":
-        raise ValueError("amp=True needs a CUDA device; mixed precision is not used on the CPU here")
+        raise ValueError(f"amp=True needs a CUDA device; got device={device} (mixed precision is CUDA-only here)")
     progress = (config.get_scale() != "quick") if progress is None else progress
     loss_fn = loss_fn or F.cross_entropy
+    loaders = [train_loader] if val_loader is None else [train_loader, val_loader]
 
     config.seed_everything(seed)
     if device.type == "cuda":
@@ -160,29 +140,38 @@ def fit(
     model.to(device)
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     amp_dtype = _amp_dtype(device) if amp else None
+    # bf16 has float32's range, so only fp16 needs its gradients scaled against underflow.
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     history, start_epoch = History(), 0
 
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and path.exists():
         if resume:
-            state = torch.load(path, map_location=device, weights_only=False)
-            check_signature(state["signature"], model, path)
+            state = checkpoint.load(path)
+            checkpoint.check_signature(state["signature"], model, path)
+            if (scheduler is None) != (state["scheduler"] is None):
+                raise ValueError(
+                    f"checkpoint {path} was written {'without' if state['scheduler'] is None else 'with'} "
+                    "a scheduler; pass the same scheduler setup to resume exactly"
+                )
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and state["scheduler"] is not None:
+            if scheduler is not None:
                 scheduler.load_state_dict(state["scheduler"])
             scaler.load_state_dict(state["scaler"])
             history = History(**state["history"])
             start_epoch = state["epoch"]
-            _restore_random_states(state["random"], train_loader)
+            checkpoint.restore_random_states(state["random"], loaders)
+            if progress:
+                print(f"resumed from {path} after epoch {start_epoch} of {epochs}")
         elif not overwrite:
             raise FileExistsError(
                 f"{path} already holds a checkpoint: pass resume=True to continue it, "
                 "overwrite=True to replace it, or choose another checkpoint_path"
             )
 
-    for epoch in _progress(range(start_epoch, epochs), progress, desc="epochs", initial=start_epoch, total=epochs):
+    epoch_bar = _progress(range(start_epoch, epochs), progress, desc="epochs", initial=start_epoch, total=epochs)
+    for epoch in epoch_bar:
         began = time.perf_counter()
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -194,8 +183,9 @@ def fit(
             total = loss + regulariser(model) if regulariser is not None else loss
             if not torch.isfinite(total):
                 raise FloatingPointError(
-                    f"non-finite loss ({total.item()}) at epoch {epoch + 1}, step {step + 1}: "
-                    "try a lower learning rate, or check the inputs for NaN/inf"
+                    f"non-finite loss at epoch {epoch + 1}, step {step + 1} (data loss {loss.item()}, "
+                    f"total with regulariser {total.item()}): try a lower learning rate, "
+                    "or check the inputs for NaN/inf"
                 )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
@@ -213,17 +203,22 @@ def fit(
             history.val_loss.append(result["loss"])
             history.val_acc.append(result["accuracy"])
         history.epoch_seconds.append(time.perf_counter() - began)
+        if progress:
+            shown = {"loss": f"{history.train_loss[-1]:.3f}", "acc": f"{history.train_acc[-1]:.3f}"}
+            if history.val_acc:
+                shown["val_acc"] = f"{history.val_acc[-1]:.3f}"
+            epoch_bar.set_postfix(shown)
         if path is not None:
-            save_atomic(
+            checkpoint.save_atomic(
                 {
                     "epoch": epoch + 1,
-                    "signature": model_signature(model),
+                    "signature": checkpoint.model_signature(model),
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "scaler": scaler.state_dict(),
                     "history": history.as_dict(),
-                    "random": _random_states(train_loader),
+                    "random": checkpoint.random_states(loaders),  # taken after validation: what epoch+1 sees
                 },
                 path,
             )
@@ -234,9 +229,14 @@ def fit(
 def predict(
     model: nn.Module, loader: DataLoader, device: torch.device | str | None = None, amp: bool | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits ``(N, classes)`` (float32, on the CPU) and labels ``(N,)`` for a whole loader, in eval mode."""
+    """Logits ``(N, classes)`` (float32, on the CPU) and labels ``(N,)`` for a whole loader, in eval mode.
+
+    The model is left in eval mode.
+    """
     device = config.get_device() if device is None else torch.device(device)
     amp = (device.type == "cuda") if amp is None else amp
+    if amp and device.type != "cuda":
+        raise ValueError(f"amp=True needs a CUDA device; got device={device}")
     model.to(device).eval()
     all_logits, all_labels = [], []
     for batch in loader:
@@ -253,10 +253,10 @@ def evaluate(
     model: nn.Module,
     loader: DataLoader,
     device: torch.device | str | None = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: LossFn | None = None,
     amp: bool | None = None,
 ) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` over ``loader`` (eval mode, no gradients)."""
+    """Mean loss (over samples) and accuracy of ``model`` over ``loader`` (eval mode, no gradients)."""
     logits, labels = predict(model, loader, device=device, amp=amp)
     loss = (loss_fn or F.cross_entropy)(logits, labels).item()
     return {"loss": loss, "accuracy": (logits.argmax(1) == labels).float().mean().item()}

@@ -51,6 +51,75 @@ def test_resume_continues_exactly(tmp_path):
     torch.testing.assert_close(torch.tensor(resumed.val_acc), torch.tensor(reference.val_acc), rtol=0, atol=0)
 
 
+def test_resume_without_a_loader_generator_and_with_a_scheduler(tmp_path):
+    """Shuffling from the global torch generator (no generator=) and an LR schedule also resume exactly."""
+    def run(epochs, path=None, resume=False, model_seed=0):
+        x, y, _ = make_problem()
+        loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+        model = make_model(model_seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+        return fit(model, loader, epochs, device="cpu", progress=False, seed=5, optimizer=optimizer,
+                   scheduler=scheduler, checkpoint_path=path, resume=resume)
+
+    reference = run(5)
+    path = tmp_path / "sched.pt"
+    run(2, path)
+    torch.manual_seed(1234)  # whatever the new process did before must not matter
+    resumed = run(5, path, resume=True, model_seed=7)
+    torch.testing.assert_close(torch.tensor(resumed.train_loss), torch.tensor(reference.train_loss), rtol=0, atol=0)
+    assert len(torch.load(path, weights_only=False)["history"]["train_loss"]) == 5
+
+
+def test_resume_needs_the_same_setup(tmp_path):
+    _, _, loader = make_problem()
+    path = tmp_path / "run.pt"
+    fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    with pytest.raises(ValueError, match="without a scheduler"):
+        fit(model, loader, 2, device="cpu", progress=False, checkpoint_path=path, resume=True,
+            optimizer=optimizer, scheduler=scheduler)
+    with pytest.raises(ValueError, match="loaders"):
+        fit(make_model(), loader, 2, val_loader=loader, device="cpu", progress=False, checkpoint_path=path,
+            resume=True)
+    unshuffled = DataLoader(loader.dataset, batch_size=16)
+    with pytest.raises(ValueError, match="generator"):
+        fit(make_model(), unshuffled, 2, device="cpu", progress=False, checkpoint_path=path, resume=True)
+    with pytest.raises(ValueError, match="checkpoint_path"):
+        fit(make_model(), loader, 2, device="cpu", progress=False, resume=True)
+
+
+def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
+    _, _, loader = make_problem()
+    history = fit(make_model(), loader, 2, device="cpu", progress=False, checkpoint_path=tmp_path / "new.pt",
+                  resume=True)
+    assert len(history.train_loss) == 2 and (tmp_path / "new.pt").exists()
+
+
+def test_fit_is_deterministic_on_cpu():
+    runs = []
+    for _ in range(2):
+        _, _, loader = make_problem()
+        runs.append(fit(make_model(), loader, 2, device="cpu", progress=False, seed=11).train_loss)
+    assert runs[0] == runs[1]
+
+
+def test_batches_with_extras_are_accepted():
+    x, y, _ = make_problem()
+    extras = torch.randn(len(y), 30, 4)  # e.g. Video-MNIST's per-frame ground truth
+    loader = DataLoader(TensorDataset(x, y, extras), batch_size=16)
+    history = fit(make_model(), loader, 1, val_loader=loader, device="cpu", progress=False)
+    assert len(history.val_acc) == 1 and 0.0 <= history.best_val_acc <= 1.0
+
+
+def test_progress_bars_run(capsys):
+    _, _, loader = make_problem()
+    fit(make_model(), loader, 1, val_loader=loader, device="cpu", progress=True)
+    assert "epochs" in capsys.readouterr().err
+
+
 def test_a_fresh_run_refuses_to_overwrite_a_checkpoint(tmp_path):
     _, _, loader = make_problem()
     path = tmp_path / "run.pt"
@@ -59,6 +128,7 @@ def test_a_fresh_run_refuses_to_overwrite_a_checkpoint(tmp_path):
     with pytest.raises(FileExistsError, match="resume=True"):
         fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
     assert path.read_bytes() == before
+    fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path, overwrite=True)
 
 
 def test_resume_into_a_different_model_is_refused(tmp_path):
@@ -66,7 +136,7 @@ def test_resume_into_a_different_model_is_refused(tmp_path):
     path = tmp_path / "run.pt"
     fit(make_model(), loader, 1, device="cpu", progress=False, checkpoint_path=path)
     other = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
-    with pytest.raises(ValueError, match="different model"):
+    with pytest.raises(ValueError, match=r"different model.*0\.weight: \(16, 6\) vs \(8, 6\)"):
         fit(other, loader, 2, device="cpu", progress=False, checkpoint_path=path, resume=True)
 
 
@@ -94,6 +164,14 @@ def test_non_finite_loss_stops_with_a_clear_message():
     with pytest.raises(FloatingPointError, match=r"epoch 1, step 1"):
         fit(model, loader, 1, device="cpu", progress=False)
 
+    def explodes_later(m):
+        explodes_later.calls += 1
+        return torch.tensor(float("inf") if explodes_later.calls == 4 else 0.0)
+
+    explodes_later.calls = 0
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 4"):
+        fit(make_model(), loader, 1, device="cpu", progress=False, regulariser=explodes_later)
+
 
 def test_regulariser_is_added_to_the_loss():
     _, _, loader = make_problem()
@@ -104,8 +182,20 @@ def test_regulariser_is_added_to_the_loss():
         calls.append(1)
         return sum(p.pow(2).sum() for p in m.parameters()) * 0.0
 
-    fit(model, loader, 1, device="cpu", progress=False, regulariser=regulariser)
+    plain = fit(make_model(), make_problem()[2], 1, device="cpu", progress=False)
+    with_zero = fit(model, make_problem()[2], 1, device="cpu", progress=False, regulariser=regulariser)
     assert len(calls) == len(loader)
+    assert with_zero.train_loss == plain.train_loss
+
+    # A strong weight penalty must shrink the weights: proof that it reaches the gradients.
+    def penalty(m):
+        return 10.0 * sum(p.pow(2).sum() for p in m.parameters())
+
+    shrunk, free = make_model(), make_model()
+    fit(shrunk, make_problem()[2], 2, lr=3e-2, device="cpu", progress=False, regulariser=penalty)
+    fit(free, make_problem()[2], 2, lr=3e-2, device="cpu", progress=False)
+    norm = lambda m: sum(p.pow(2).sum() for p in m.parameters()).item()  # noqa: E731
+    assert norm(shrunk) < 0.5 * norm(free)
 
 
 def test_evaluate_on_a_hand_checked_case():
