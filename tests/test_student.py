@@ -1,0 +1,77 @@
+"""Student versions: solutions become stubs, the copies are up to date, and they run to the first stub."""
+
+import json
+import os
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+import stconv_lite
+from stconv_lite.tools import student
+
+CHAPTERS = student.chapters()
+
+
+def markdown(text):
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def code(text):
+    return {"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
+
+
+def test_solutions_are_replaced_by_stubs_and_exercises_kept():
+    notebook = {"cells": [
+        code("x = 1"),
+        markdown("```{exercise} One\n:label: ex-one\nDo it.\n```\n\n```{solution-start} ex-one\n:class: dropdown\n```"),
+        code("answer = 42"),
+        markdown("Because.\n```{solution-end}\n```\n\n```{exercise} Two\n:label: ex-two\n```\n```{solution-start} ex-two\n```"),
+        code("answer = 43"),
+        markdown("```{solution-end}\n```\n## References"),
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    cells = student.student_version(notebook)["cells"]
+    sources = ["".join(c["source"]) for c in cells]
+    assert not any("answer" in s or "solution-start" in s or "Because" in s for s in sources)
+    stubs = [s for c, s in zip(cells, sources) if c["cell_type"] == "code" and "NotImplementedError" in s]
+    assert [re.search(r"exercise (\S+) is", s).group(1) for s in stubs] == ["ex-one", "ex-two"]
+    assert any("{exercise} Two" in s for s in sources) and sources[-1].strip() == "## References"
+
+
+def test_an_unclosed_solution_is_an_error():
+    notebook = {"cells": [markdown("```{solution-start} ex-x\n```"), code("y = 2")], "metadata": {}}
+    with pytest.raises(ValueError, match="never closed"):
+        student.student_version(notebook)
+
+
+def test_every_chapter_has_exercises_with_solutions():
+    for path in CHAPTERS:
+        cells = student.student_version(json.loads(path.read_text()))["cells"]
+        assert any("student-stub" in c["metadata"].get("tags", []) for c in cells), f"{path.name} has no gated solution"
+
+
+def test_committed_student_copies_are_up_to_date():
+    assert student.main(["--check"]) == 0, "run `python -m stconv_lite.tools.student` and commit student/"
+
+
+def test_install_cells_name_the_package_version():
+    for path in CHAPTERS:
+        text = path.read_text()
+        versions = set(re.findall(r"stconv_lite@v([0-9][0-9A-Za-z.+-]*)", text))
+        assert versions == {stconv_lite.__version__}, f"{path.name} installs {versions}, package is {stconv_lite.__version__}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_student_copy_runs_up_to_its_first_stub(path, tmp_path):
+    notebook = nbformat.reads(student.render(path), as_version=4)
+    first_stub = next(i for i, c in enumerate(notebook.cells) if "student-stub" in c.metadata.get("tags", []))
+    notebook.cells = notebook.cells[: first_stub + 1]
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with pytest.raises(CellExecutionError) as error:
+        client.execute()
+    assert "NotImplementedError" in str(error.value)
+    failed = [i for i, c in enumerate(notebook.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert failed == [first_stub]
