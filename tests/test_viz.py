@@ -4,6 +4,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import subprocess
+import sys
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -30,10 +33,25 @@ def test_frame_grid_rejects_a_flat_tensor():
         frame_grid(torch.rand(8, 8))
 
 
+def test_frame_grid_labels_rows_and_frames():
+    fig = frame_grid(torch.rand(2, 1, 4, 8, 8), titles=["first", "second"], frames=[0, 3])
+    assert fig.axes[0].get_title() == "t=0" and fig.axes[1].get_title() == "t=3"
+    assert fig.axes[2].get_ylabel() == "second"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one title per clip"):
+        frame_grid(torch.rand(2, 1, 4, 8, 8), titles=["only one"])
+    with pytest.raises(ValueError, match="frames"):
+        frame_grid(torch.rand(1, 4, 8, 8), frames=[4])
+
+
 def test_animate_returns_a_javascript_player_with_every_frame():
+    before = plt.get_fignums()
     html = animate(torch.rand(2, 1, 5, 8, 8), fps=4, titles=["a", "b"]).data
     assert "<script" in html and "animation" in html.lower()
     assert html.count("data:image/png;base64") == 5
+    assert plt.get_fignums() == before  # its figure is closed: no static copy below the player
+    single = animate(torch.rand(1, 3, 8, 8), titles="one clip").data
+    assert single.count("data:image/png;base64") == 3
 
 
 def test_kernel_slices_share_a_symmetric_colour_scale():
@@ -46,12 +64,21 @@ def test_kernel_slices_share_a_symmetric_colour_scale():
 
 def test_curves_and_scatter_build():
     history = History(train_loss=[1.0, 0.5], train_acc=[0.4, 0.7], val_loss=[1.1, 0.6], val_acc=[0.3, 0.6], epoch_seconds=[1, 1])
-    fig = plot_curves({"a": history})
-    assert len(fig.axes[0].lines) == 2
+    fig = plot_curves({"a": history, "b": history.as_dict()})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 4 and ax.get_xlabel() == "epoch" and ax.get_title()
+    assert ax.lines[0].get_color() == PALETTE[0] and ax.lines[2].get_color() == PALETTE[1]
     plt.close(fig)
+    fig = plot_curves(history, metric="loss")
+    assert fig.axes[0].get_ylabel() == "loss"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="metric"):
+        plot_curves(history, metric="f1")
     fig = accuracy_vs([1e3, 1e4], [0.5, 0.7], ["x", "y"], yerr=[0.01, 0.02])
-    assert fig.axes[0].get_xscale() == "log"
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_title()
     plt.close(fig)
+    with pytest.raises(ValueError, match="one entry per model"):
+        accuracy_vs([1, 2], [0.5], ["x", "y"])
 
 
 def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
@@ -68,6 +95,19 @@ def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
         ax.set_title(str(value))
         return fig
 
-    box = viz_widgets.explorer(render, value=ipywidgets.IntSlider(value=3, min=0, max=5), fixed="g")
+    result = viz_widgets.explorer(render, value=ipywidgets.IntSlider(value=3, min=0, max=5), fixed="g")
     assert calls[0] == (3, "g")
-    assert isinstance(shown[0], matplotlib.figure.Figure) and shown[-1] is box
+    assert isinstance(shown[0], matplotlib.figure.Figure) and shown[-1] is result.box
+    assert result.figure.axes[0].get_title() == "3"
+    assert not plt.fignum_exists(result.figure.number)  # closed: the inline backend will not repeat it
+    slider = result.box.children[1].children[0]
+    slider.value = 5  # the live part redraws with the new value and the fixed argument
+    assert calls[-1] == (5, "g")
+    assert result._ipython_display_() is None  # ending a cell with it shows no second copy
+    with pytest.raises(ValueError, match="matplotlib Figure"):
+        viz_widgets.explorer(lambda: "not a figure")
+
+
+def test_plots_do_not_need_ipywidgets():
+    code = "import sys, stconv_lite.viz.plots; assert 'ipywidgets' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

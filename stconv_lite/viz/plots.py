@@ -7,7 +7,7 @@ for the common forms of colour blindness; grey-scale data (frames) use ``gray`` 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -15,9 +15,12 @@ from einops import rearrange
 from matplotlib import animation
 from matplotlib.figure import Figure
 
-#: Okabe & Ito (2008), "Color Universal Design": black first is avoided so lines stay visible.
+#: Okabe & Ito (2008), "Color Universal Design" (https://jfly.uni-koeln.de/color/): eight colours
+#: that stay distinguishable under protanopia, deuteranopia and tritanopia. Their usual order starts
+#: with black; we put black last so that the first series of a plot is a colour.
 PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 PALETTE_NAMES = ["orange", "sky blue", "bluish green", "yellow", "blue", "vermillion", "reddish purple", "black"]
+PALETTE_BY_NAME = dict(zip(PALETTE_NAMES, PALETTE))
 FRAME_INCHES = 1.1  # side of one frame in a grid: every grid in the book has the same scale
 
 
@@ -35,6 +38,16 @@ def _as_clips(clips) -> torch.Tensor:
     return clips[:, 0]
 
 
+def _check_titles(titles, n: int) -> None:
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"expected one title per clip ({n}); got {len(titles)}")
+
+
+def _display_range(clips: torch.Tensor) -> tuple[float, float]:
+    """[0, 1] for images in [0, 1] (so that a dim clip looks dim); the data's range otherwise."""
+    return min(0.0, float(clips.min())), max(1.0, float(clips.max()))
+
+
 def frame_grid(
     clips, titles: Sequence[str] | None = None, frames: Sequence[int] | None = None, suptitle: str | None = None
 ) -> Figure:
@@ -46,12 +59,16 @@ def frame_grid(
     clips = _as_clips(clips)
     n, t = clips.shape[:2]
     frames = list(range(t)) if frames is None else list(frames)
+    if any(not -t <= f < t for f in frames):
+        raise ValueError(f"frames must index the {t} frames of the clips; got {frames}")
+    _check_titles(titles, n)
+    low, high = _display_range(clips)
     fig, axes = plt.subplots(n, len(frames), figsize=(FRAME_INCHES * len(frames) + 1.6, FRAME_INCHES * n),
                              squeeze=False)
     for row in range(n):
         for col, frame in enumerate(frames):
             ax = axes[row, col]
-            ax.imshow(clips[row, frame].numpy(), cmap="gray", vmin=0, vmax=max(1.0, float(clips.max())))
+            ax.imshow(clips[row, frame].numpy(), cmap="gray", vmin=low, vmax=high)
             ax.set_xticks([]); ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"t={frame}", fontsize=8)
@@ -63,7 +80,8 @@ def frame_grid(
     return fig
 
 
-def animate(clips, fps: int = 8, titles: Sequence[str] | None = None, columns: int = 5):
+def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, columns: int = 5,
+            suptitle: str | None = None):
     """An HTML/JavaScript animation (``to_jshtml``) that plays in the static book without a kernel.
 
     Shapes:
@@ -75,6 +93,10 @@ def animate(clips, fps: int = 8, titles: Sequence[str] | None = None, columns: i
 
     clips = _as_clips(clips)
     n, t = clips.shape[:2]
+    if isinstance(titles, str):
+        titles = [titles]
+    _check_titles(titles, n)
+    low, high = _display_range(clips)
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
@@ -82,9 +104,11 @@ def animate(clips, fps: int = 8, titles: Sequence[str] | None = None, columns: i
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            images.append(ax.imshow(clips[i, 0].numpy(), cmap="gray", vmin=0, vmax=max(1.0, float(clips.max()))))
+            images.append(ax.imshow(clips[i, 0].numpy(), cmap="gray", vmin=low, vmax=high))
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
     fig.tight_layout()
 
     def draw(frame: int):
@@ -110,6 +134,8 @@ def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: st
     if kernel.dim() != 4:
         raise ValueError(f"show_kernel_slices expects (T, kh, kw) or (rows, T, kh, kw); got {tuple(kernel.shape)}")
     rows, t = kernel.shape[:2]
+    if titles is not None and len(titles) != rows:
+        raise ValueError(f"expected one title per kernel ({rows}); got {len(titles)}")
     limit = float(kernel.abs().max()) or 1.0
     fig, axes = plt.subplots(rows, t, figsize=(FRAME_INCHES * t + 1.0, FRAME_INCHES * rows), squeeze=False)
     for r in range(rows):
@@ -117,7 +143,7 @@ def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: st
             image = axes[r, s].imshow(kernel[r, s].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
             axes[r, s].set_xticks([]); axes[r, s].set_yticks([])
             if r == 0:
-                axes[r, s].set_title(f"slice {s}", fontsize=8)
+                axes[r, s].set_title(f"t={s}", fontsize=8)
         if titles is not None:
             axes[r, 0].set_ylabel(titles[r], fontsize=8)
     fig.colorbar(image, ax=axes, shrink=0.8)
@@ -126,27 +152,43 @@ def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: st
     return fig
 
 
-def plot_curves(histories: dict, metric: str = "acc") -> Figure:
-    """Training (dashed) and validation (solid) curves of several runs: ``{name: History}``."""
-    if hasattr(histories, "train_loss"):
+def _curve(history, key: str) -> list[float]:
+    """A History (or anything with its attributes) or a dict with the same keys."""
+    return list(history[key]) if isinstance(history, Mapping) else list(getattr(history, key))
+
+
+def plot_curves(histories, metric: str = "acc", title: str | None = None) -> Figure:
+    """Training (dashed) and validation (solid) curves of one run or several ``{name: history}``.
+
+    A history is a :class:`stconv_lite.train.History` or a dict with its keys (``train_acc``, ...).
+    """
+    if metric not in ("acc", "loss"):
+        raise ValueError(f"metric must be 'acc' or 'loss'; got {metric!r}")
+    single = hasattr(histories, "train_loss") or (isinstance(histories, Mapping) and "train_loss" in histories)
+    if single:
         histories = {"run": histories}
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for i, (name, history) in enumerate(histories.items()):
         colour = PALETTE[i % len(PALETTE)]
-        train, val = getattr(history, f"train_{metric}"), getattr(history, f"val_{metric}")
-        epochs = range(1, len(train) + 1)
-        ax.plot(epochs, train, "--", color=colour, label=f"{name} (train)")
+        train, val = _curve(history, f"train_{metric}"), _curve(history, f"val_{metric}")
+        ax.plot(range(1, len(train) + 1), train, "--", color=colour, label=f"{name} (train)")
         if val:
-            ax.plot(epochs, val, "-", color=colour, label=f"{name} (val)")
-    ax.set_xlabel("epoch"); ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+            ax.plot(range(1, len(val) + 1), val, "-", color=colour, label=f"{name} (val)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+    ax.set_title(title or ("Accuracy per epoch" if metric == "acc" else "Loss per epoch"))
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], yerr: Sequence[float] | None = None,
-                xlabel: str = "parameters", ylabel: str = "accuracy", logx: bool = True) -> Figure:
+                xlabel: str = "parameters", ylabel: str = "accuracy", logx: bool = True,
+                title: str | None = None) -> Figure:
     """One labelled point per model (with error bars when ``yerr`` is given): accuracy vs cost."""
+    if not len(x) == len(y) == len(labels) or (yerr is not None and len(yerr) != len(x)):
+        raise ValueError(f"x, y, labels (and yerr) must have one entry per model; got lengths "
+                         f"{len(x)}, {len(y)}, {len(labels)}" + ("" if yerr is None else f", {len(yerr)}"))
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for i, (xi, yi, label) in enumerate(zip(x, y, labels)):
         err = None if yerr is None else yerr[i]
@@ -154,6 +196,7 @@ def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], y
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.set_title(title or f"{ylabel} vs {xlabel}")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

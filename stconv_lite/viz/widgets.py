@@ -2,12 +2,20 @@
 
 A reader of the built book has no kernel, so widgets cannot run there; they would show nothing or
 a stale state. Every explorer therefore first *displays a static figure* of its default settings
-(which the book shows), then the ipywidgets controls, which are live in Jupyter and Colab.
+(which the book shows), then the ipywidgets controls, which are live in Jupyter and Colab (Colab
+renders ipywidgets 8 natively). ipywidgets is imported inside :func:`explorer`, so that
+``stconv_lite.viz.plots`` never needs it.
+
+Usage in a chapter (the last line of a cell is fine: the result does not display a second copy)::
+
+    def render(motion_class=3, frame=0) -> Figure: ...
+    explorer(render, motion_class=widgets.IntSlider(value=3, min=0, max=9), frame=widgets.IntSlider(...))
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -15,25 +23,46 @@ from matplotlib.figure import Figure
 NOTE = "Interactive in Jupyter or Colab: move the controls to redraw. The static book shows the default state above."
 
 
+@dataclass
+class Explorer:
+    """What :func:`explorer` displayed: the static figure (closed) and the widget box.
+
+    It has no display of its own, so that ending a cell with ``explorer(...)`` does not show the
+    controls twice.
+    """
+
+    figure: Figure
+    box: Any
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def _default(control):
     return control.value if hasattr(control, "value") else control
 
 
-def explorer(render: Callable[..., Figure], **controls):
+def explorer(render: Callable[..., Figure], **controls) -> Explorer:
     """Show ``render(**defaults)`` as a static figure, then an interactive version of it.
 
     Args:
-        render: draws one state and returns a matplotlib figure.
-        **controls: ipywidgets controls (sliders, dropdowns) or fixed values, by argument name.
+        render: draws one state and returns a matplotlib figure (it should not call ``plt.show``).
+        **controls: ipywidgets controls (sliders, dropdowns) or fixed values, by argument name;
+            the static figure uses each control's current ``value``. Sliders of an expensive
+            ``render`` are best created with ``continuous_update=False``.
     Returns:
-        the ipywidgets box (already displayed).
+        an :class:`Explorer` (already displayed; ending a cell with it shows nothing more).
     """
     import ipywidgets as widgets
     from IPython.display import display
 
+    if not callable(render):
+        raise ValueError(f"explorer expects a render function returning a Figure; got {type(render).__name__}")
     figure = render(**{name: _default(c) for name, c in controls.items()})
+    if not isinstance(figure, Figure):
+        raise ValueError(f"render must return a matplotlib Figure; got {type(figure).__name__}")
     display(figure)
-    plt.close(figure)
+    plt.close(figure)  # else the inline backend would show it a second time at the end of the cell
 
     live = {name: c for name, c in controls.items() if isinstance(c, widgets.Widget)}
     fixed = {name: c for name, c in controls.items() if not isinstance(c, widgets.Widget)}
@@ -46,4 +75,4 @@ def explorer(render: Callable[..., Figure], **controls):
     output = widgets.interactive_output(draw, live)
     box = widgets.VBox([widgets.HTML(f"<em>{NOTE}</em>"), widgets.HBox(list(live.values())), output])
     display(box)
-    return box
+    return Explorer(figure=figure, box=box)
