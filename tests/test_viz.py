@@ -97,7 +97,9 @@ def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
 
     result = viz_widgets.explorer(render, value=ipywidgets.IntSlider(value=3, min=0, max=5), fixed="g")
     assert calls[0] == (3, "g")
-    assert isinstance(shown[0], matplotlib.figure.Figure) and shown[-1] is result.box
+    from IPython.display import Image
+
+    assert isinstance(shown[0], Image) and shown[0].data.startswith(b"\x89PNG") and shown[-1] is result.box
     assert result.figure.axes[0].get_title() == "3"
     assert not plt.fignum_exists(result.figure.number)  # closed: the inline backend will not repeat it
     slider = result.box.children[1].children[0]

@@ -14,6 +14,7 @@ Usage in a chapter (the last line of a cell is fine: the result does not display
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -36,6 +37,22 @@ class Explorer:
 
     def _ipython_display_(self) -> None:
         pass
+
+
+def _show(figure: Figure) -> None:
+    """Display ``figure`` as a PNG and close it.
+
+    Going through PNG bytes (rather than ``display(figure)``) shows the figure whatever the
+    matplotlib backend is: under ``MPLBACKEND=Agg`` (CI) IPython has no image formatter for figures
+    and would show only ``<Figure size ...>``. Closing it stops the inline backend from showing it
+    a second time at the end of the cell.
+    """
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(figure)
+    display(Image(data=buffer.getvalue(), format="png"))
 
 
 def _default(control):
@@ -61,16 +78,13 @@ def explorer(render: Callable[..., Figure], **controls) -> Explorer:
     figure = render(**{name: _default(c) for name, c in controls.items()})
     if not isinstance(figure, Figure):
         raise ValueError(f"render must return a matplotlib Figure; got {type(figure).__name__}")
-    display(figure)
-    plt.close(figure)  # else the inline backend would show it a second time at the end of the cell
+    _show(figure)
 
     live = {name: c for name, c in controls.items() if isinstance(c, widgets.Widget)}
     fixed = {name: c for name, c in controls.items() if not isinstance(c, widgets.Widget)}
 
     def draw(**values):
-        fig = render(**values, **fixed)
-        display(fig)
-        plt.close(fig)
+        _show(render(**values, **fixed))
 
     output = widgets.interactive_output(draw, live)
     box = widgets.VBox([widgets.HTML(f"<em>{NOTE}</em>"), widgets.HBox(list(live.values())), output])
