@@ -63,7 +63,12 @@ def _split_batch(batch, device: torch.device) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype:
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    """bf16 where the GPU computes it natively (Ampere and later), else fp16 (e.g. Colab's T4)."""
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.3 has no emulation flag and reports native support only
+        native = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native else torch.float16
 
 
 def _progress(iterable: Iterable, enabled: bool, **kwargs):
@@ -108,6 +113,7 @@ def fit(
             optimiser, scheduler and loaders as in the interrupted run (a fresh process is fine):
             their states, the history and every random state come from the checkpoint, so the
             remaining epochs see the same batches in the same order with the same dropout masks.
+            Re-running a finished run with ``resume=True`` just loads it (no epochs left to train).
         overwrite: allow a fresh run to replace an existing checkpoint (off: refusing protects it).
         loss_fn: default cross-entropy.
         regulariser: ``f(model) -> scalar`` added to the loss (e.g. the fusion chapter's KL term);
@@ -136,7 +142,10 @@ def fit(
 
     config.seed_everything(seed)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # speed over bit-exact repeatability on the GPU
+        # Speed over bit-exact repeatability on the GPU: cuDNN may pick the fastest, nondeterministic
+        # kernels, so a resumed GPU run matches an uninterrupted one closely but not bit for bit.
+        torch.backends.cudnn.deterministic = False
+        torch.backends.cudnn.benchmark = True
     model.to(device)
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     amp_dtype = _amp_dtype(device) if amp else None
@@ -158,7 +167,8 @@ def fit(
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None:
                 scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
+            if state["scaler"] and scaler.is_enabled():  # empty when written by a run without fp16
+                scaler.load_state_dict(state["scaler"])
             history = History(**state["history"])
             start_epoch = state["epoch"]
             checkpoint.restore_random_states(state["random"], loaders)

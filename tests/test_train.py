@@ -156,6 +156,31 @@ def test_a_crash_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
 
 
+def test_a_crash_while_fit_saves_leaves_a_resumable_checkpoint(tmp_path, monkeypatch):
+    """A disconnect while writing epoch 2's checkpoint: epoch 1's survives and resumes exactly."""
+    reference = fit(make_model(), make_problem()[2], 3, lr=1e-2, device="cpu", progress=False, seed=2)
+    path = tmp_path / "run.pt"
+    real_save = torch.save
+    calls = []
+
+    def save_then_crash(obj, file, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            file.write(b"half a checkpoint")
+            raise KeyboardInterrupt("runtime disconnected")
+        return real_save(obj, file, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), make_problem()[2], 3, lr=1e-2, device="cpu", progress=False, seed=2, checkpoint_path=path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
+    resumed = fit(make_model(), make_problem()[2], 3, lr=1e-2, device="cpu", progress=False, seed=2,
+                  checkpoint_path=path, resume=True)
+    torch.testing.assert_close(torch.tensor(resumed.train_loss), torch.tensor(reference.train_loss), rtol=0, atol=0)
+
+
 def test_non_finite_loss_stops_with_a_clear_message():
     _, _, loader = make_problem()
     model = make_model()
