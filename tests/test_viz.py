@@ -113,3 +113,12 @@ def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
 def test_plots_do_not_need_ipywidgets():
     code = "import sys, stconv_lite.viz.plots; assert 'ipywidgets' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rgb_clips_are_shown_in_colour():
+    clips = torch.randn(2, 3, 4, 8, 8)  # normalised RGB: values outside [0, 1]
+    fig = frame_grid(clips, frames=[0, 1])
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (8, 8, 3) and image.min() >= 0 and image.max() <= 1
+    plt.close(fig)
+    assert animate(clips).data.count("data:image/png;base64") == 4

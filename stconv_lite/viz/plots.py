@@ -25,7 +25,11 @@ FRAME_INCHES = 1.1  # side of one frame in a grid: every grid in the book has th
 
 
 def _as_clips(clips) -> torch.Tensor:
-    """Accept (T, H, W), (C, T, H, W), (N, C, T, H, W) or a list of clips; return (N, T, H, W) grey/first channel."""
+    """Accept (T, H, W), (C, T, H, W), (N, C, T, H, W) or a list of clips; return images (N, T, H, W, C').
+
+    C' = 3 for RGB clips (C = 3), shown in colour and scaled into [0, 1] if they are not already
+    (e.g. normalised inputs); otherwise C' = 1, the first channel, shown in grey.
+    """
     if isinstance(clips, (list, tuple)):
         clips = torch.stack([torch.as_tensor(c) for c in clips])
     clips = torch.as_tensor(clips).detach().float().cpu()
@@ -35,7 +39,19 @@ def _as_clips(clips) -> torch.Tensor:
         clips = clips[None]
     if clips.dim() != 5:
         raise ValueError(f"expected a clip (T, H, W), (C, T, H, W) or clips (N, C, T, H, W); got {tuple(clips.shape)}")
-    return clips[:, 0]
+    if clips.shape[1] != 3:
+        return rearrange(clips[:, :1], "n c t h w -> n t h w c")
+    low, high = float(clips.min()), float(clips.max())
+    if low < 0 or high > 1:
+        clips = (clips - low) / max(high - low, 1e-12)
+    return rearrange(clips, "n c t h w -> n t h w c")
+
+
+def _image(ax, frame: torch.Tensor, low: float, high: float):
+    """imshow of one (H, W, C') frame: grey with a fixed range, or RGB."""
+    if frame.shape[-1] == 3:
+        return ax.imshow(frame.numpy())
+    return ax.imshow(frame[..., 0].numpy(), cmap="gray", vmin=low, vmax=high)
 
 
 def _check_titles(titles, n: int) -> None:
@@ -54,7 +70,8 @@ def frame_grid(
     """Rows = clips, columns = frames (all frames, or the listed ones).
 
     Shapes:
-        clips: (N, C, T, H, W) | (C, T, H, W) | (T, H, W) | list of (C, T, H, W); only channel 0 is shown.
+        clips: (N, C, T, H, W) | (C, T, H, W) | (T, H, W) | list of (C, T, H, W). C = 3 is shown
+        in colour, any other C as its first channel in grey.
     """
     clips = _as_clips(clips)
     n, t = clips.shape[:2]
@@ -68,7 +85,7 @@ def frame_grid(
     for row in range(n):
         for col, frame in enumerate(frames):
             ax = axes[row, col]
-            ax.imshow(clips[row, frame].numpy(), cmap="gray", vmin=low, vmax=high)
+            _image(ax, clips[row, frame], low, high)
             ax.set_xticks([]); ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"t={frame}", fontsize=8)
@@ -104,7 +121,7 @@ def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, colu
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            images.append(ax.imshow(clips[i, 0].numpy(), cmap="gray", vmin=low, vmax=high))
+            images.append(_image(ax, clips[i, 0], low, high))
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     if suptitle:
@@ -113,7 +130,7 @@ def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, colu
 
     def draw(frame: int):
         for i, image in enumerate(images):
-            image.set_data(clips[i, frame].numpy())
+            image.set_data(clips[i, frame].numpy() if clips.shape[-1] == 3 else clips[i, frame, ..., 0].numpy())
         return images
 
     movie = animation.FuncAnimation(fig, draw, frames=t, interval=1000 / fps, blit=True)
@@ -200,8 +217,3 @@ def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], y
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
-
-
-def video_to_frames(video: torch.Tensor) -> torch.Tensor:
-    """(B, C, T, H, W) -> (B*T, C, H, W): the folding every per-frame figure uses."""
-    return rearrange(video, "b c t h w -> (b t) c h w")
