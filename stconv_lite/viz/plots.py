@@ -163,7 +163,7 @@ def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: st
                 axes[r, s].set_title(f"t={s}", fontsize=8)
         if titles is not None:
             axes[r, 0].set_ylabel(titles[r], fontsize=8)
-    fig.colorbar(image, ax=axes, shrink=0.8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     if suptitle:
         fig.suptitle(suptitle)
     return fig
