@@ -122,6 +122,8 @@ def test_bad_inputs_raise_clear_errors():
         create("r2d_18", num_classes=3, in_channels=1, width=2)(torch.randn(1, 1, 4, 16, 16))
     with pytest.raises(ValueError, match="torchvision_compat"):
         create("rmc3_18", num_classes=3, torchvision_compat=True)
+    with pytest.raises(ValueError, match="needs torchvision_compat"):
+        create("r3d_18", num_classes=3, pretrained=True)  # refused before any download
     with pytest.raises(ValueError, match="width"):
         create("r3d_18", num_classes=3, width=0)
     with pytest.raises(TypeError):
