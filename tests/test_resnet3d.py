@@ -103,7 +103,7 @@ def test_torchvision_r2plus1d_is_smaller_than_the_paper():
     compat = create("r2plus1d_18", num_classes=400, torchvision_compat=True)
     assert count_parameters(compat) == 31_505_325
     assert compat.stem[0].out_channels == 45  # the paper's formula gives 83
-    assert compat.layer2[0].conv2[0].mid_channels == 230  # eq. (5) for 128 -> 128 gives 288
+    assert compat.layer2[0].conv2[0].mid_channels == 230  # the M_i formula for 128 -> 128 gives 288
     assert paper_layout - count_parameters(compat) > 1_800_000
 
 

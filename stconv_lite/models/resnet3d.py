@@ -22,11 +22,11 @@ Registered as ``<name>_18`` (blocks 2,2,2,2) and ``<name>_34`` (3,4,6,3), e.g.
 * ``frames``: R2D only; the number of frames stacked into channels (default 8, the paper's 8x112x112).
 * ``torchvision_compat``: ``r3d_18``, ``mc3_18``, ``r2plus1d_18`` only; the exact layout of
   ``torchvision.models.video`` so that its state_dicts load strictly (same keys, no map needed).
-  For R3D and MC3 the layout is already ours. For R(2+1)D torchvision departs from eq. (5) twice:
+  For R3D and MC3 the layout is already ours. For R(2+1)D torchvision departs from the M_i formula twice:
   its stem uses 45 middle channels (the formula gives 83; the 45 is hard-coded in the authors' own
   Caffe2 code, VMZ, and costs only 12,958 parameters), and each block computes one $M_i$ from the
   *block's* input width and uses it for *both* convs (VMZ computes it per conv), so the second conv
-  of a widening block is narrower than eq. (5) asks (1.87M fewer). Together: 31.5M parameters
+  of a widening block is narrower than the formula asks (1.87M fewer). Together: 31.5M parameters
   (31,505,325) instead of our 33,383,797; the paper prints 33.3M.
 * ``pretrained``: with ``torchvision_compat``, copy torchvision's Kinetics-400 weights (downloads;
   never used in tests or CI).

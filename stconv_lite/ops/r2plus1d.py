@@ -11,7 +11,7 @@ which has $M_i (d^2 N_{i-1} + t N_i)$ weights. Choosing
 
 $$M_i = \left\lfloor \frac{t d^2 N_{i-1} N_i}{d^2 N_{i-1} + t N_i} \right\rfloor$$
 
-(eq. (5) of the R(2+1)D paper) makes the two counts equal up to the floor, so that any gain of
+(Sec. 3.5 of the R(2+1)D paper) makes the two counts equal up to the floor, so that any gain of
 R(2+1)D over R3D comes from the factorisation, not from more parameters. The batch norm in the
 middle adds $2 M_i$ learnable numbers that the paper's equality does not count.
 
@@ -39,7 +39,7 @@ def _triple(value: Triple, name: str) -> tuple[int, int, int]:
 
 
 def midplanes(in_channels: int, out_channels: int, t: int = 3, d: int = 3) -> int:
-    r"""$M_i = \lfloor t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i) \rfloor$ (eq. (5) of the R(2+1)D paper).
+    r"""$M_i = \lfloor t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i) \rfloor$ (Sec. 3.5 of the R(2+1)D paper).
 
     The width between the spatial and the temporal conv that gives a (2+1)D block the parameter
     count of a full $t \times d \times d$ conv from ``in_channels`` to ``out_channels``.
@@ -99,7 +99,7 @@ class Conv2Plus1d(nn.Sequential):
         return self[3]
 
     def forward(self, x: Tensor) -> Tensor:
-        """Factorised spatiotemporal conv, Sec. 3.5 / eq. (5) of the R(2+1)D paper.
+        """Factorised spatiotemporal conv, Sec. 3.5 of the R(2+1)D paper.
 
         Shapes:
             x: (B, N_{i-1}, T, H, W) -> spatial (B, M_i, T, H', W') -> (B, N_i, T', H', W')
