@@ -4,7 +4,7 @@ Temporal Segment Networks {cite}`wang2016tsn` run an image network on each frame
 class scores over time. Table A1 of the TAdaConv paper fixes the variant used as its baseline:
 ResNet-50 with **no max-pool after the stem** and **spatial stride 2 in the first block of res2**
 instead (the overall stride stays 32), and **time kept** to the head. Every layer works on
-``(B, C, T, H, W)`` but touches one frame at a time (:class:`FrameConv2d`). The head averages over
+``(B, C, T, H, W)`` but touches one frame at a time (``nn.Conv3d`` with kernels ``(1, k, k)``). The head averages over
 $(T, H, W)$, applies dropout and a linear layer; a linear head on the time average equals the time
 average of per-frame scores, TSN's consensus.
 
@@ -29,7 +29,7 @@ weights; downloads, never used in tests), ``block`` (below).
 * ``TSNResNet.features(x)`` -> ``(B, 32*width, T, h, w)``; ``TSNResNet.stages`` =
   ``[layer1, ..., layer4]`` (hooks for Grad-CAM); ``TSNResNet.head(features)``.
 * Module names follow torchvision (``conv1 bn1 layerN.i.{conv1,bn1,conv2,bn2,conv3,bn3,downsample} fc``)
-  and every conv is a 2D conv, so :func:`load_imagenet_resnet50` copies ImageNet tensors unchanged.
+  so :func:`load_imagenet_resnet50` copies ImageNet tensors, adding a time axis of size 1.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from stconv_lite.models.registry import register
 __all__ = [
     "BatchNormReLU3d",
     "Bottleneck",
-    "FrameConv2d",
     "TSNResNet",
     "bottleneck_block",
     "frame_conv3x3",
@@ -70,26 +69,9 @@ def _check_video(x: Tensor, channels: int, who: str) -> None:
         raise ValueError(f"{who} expects (B, C={channels}, T, H, W); got {tuple(x.shape)}")
 
 
-class FrameConv2d(nn.Conv2d):
-    """An ``nn.Conv2d`` applied to every frame of a video: one call over ``(b t)``.
-
-    Same parameters (and state-dict tensors) as ``nn.Conv2d``, so 2D ImageNet weights load as they are.
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        """The 2D convolution of every frame.
-
-        Shapes:
-            x: (B, C_in, T, H, W) -> (B, C_out, T, H', W')
-        """
-        _check_video(x, self.in_channels, "FrameConv2d")
-        frames = super().forward(rearrange(x, "b c t h w -> (b t) c h w"))
-        return rearrange(frames, "(b t) c h w -> b c t h w", b=x.shape[0])
-
-
 def frame_conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Module:
-    """The 3x3 conv of a ResNet bottleneck, on every frame (padding 1, no bias)."""
-    return FrameConv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+    """The 3x3 conv of a ResNet bottleneck on every frame: Conv3d with kernel (1, 3, 3), no bias."""
+    return nn.Conv3d(in_channels, out_channels, (1, 3, 3), (1, stride, stride), (0, 1, 1), bias=False)
 
 
 class BatchNormReLU3d(nn.BatchNorm3d):
@@ -117,16 +99,18 @@ class Bottleneck(nn.Module):
         super().__init__()
         cin, mid, cout = in_channels, mid_channels, EXPANSION * mid_channels
         self.in_channels, self.out_channels = cin, cout
-        self.conv1 = FrameConv2d(cin, mid, 1, bias=False)
+        self.conv1 = nn.Conv3d(cin, mid, 1, bias=False)
         self.bn1 = nn.BatchNorm3d(mid)
         self.conv2 = spatial_conv(mid, mid, stride)
         self.bn2 = spatial_norm(mid)
-        self.conv3 = FrameConv2d(mid, cout, 1, bias=False)
+        self.conv3 = nn.Conv3d(mid, cout, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(FrameConv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv3d(cin, cout, 1, (1, stride, stride), bias=False), nn.BatchNorm3d(cout)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """Residual bottleneck of He et al. (2016); per frame unless ``spatial_conv`` mixes time.
@@ -169,7 +153,7 @@ class TSNResNet(nn.Module):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive int; got {width!r}")
         self.in_channels, self.layers, self.width = in_channels, tuple(layers), width
-        self.conv1 = FrameConv2d(in_channels, width, 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv3d(in_channels, width, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False)
         self.bn1 = nn.BatchNorm3d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)) if maxpool else nn.Identity()
@@ -196,7 +180,7 @@ class TSNResNet(nn.Module):
         # torchvision's ResNet init for the plain convs and BNs only: plug-in modules (TAdaConv's
         # generator with its zero last conv, the zero BN_2 of the aggregation) keep their own init.
         for module in self.modules():
-            if type(module) is FrameConv2d:
+            if type(module) is nn.Conv3d:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             elif type(module) in (nn.BatchNorm3d, BatchNormReLU3d):
                 nn.init.ones_(module.weight)
@@ -262,7 +246,7 @@ def load_imagenet_resnet50(model: TSNResNet, state_dict: dict[str, Tensor] | Non
             if ours[target].shape[1] != 1:
                 raise ValueError(f"stem weights need 3 or 1 input channels; model has {ours[target].shape[1]}")
             value = reduce(value, "o c h w -> o 1 h w", "sum")
-        if value.dim() + 1 == ours[target].dim():  # a (1, k, k) Conv3d in a plug-in block
+        if value.dim() + 1 == ours[target].dim():  # 2D kernel -> (1, k, k) Conv3d kernel
             value = rearrange(value, "o i h w -> o i 1 h w")
         if value.shape != ours[target].shape:
             if key.startswith("fc."):
