@@ -41,3 +41,89 @@ def test_ct_block_rejects_bad_input():
     block = CTBottleneck(32, 8, CTModule(8, factors=(2, 4), excitation=False))
     with pytest.raises(ValueError, match=r"expects \(B, 32, T, H, W\)"):
         block(torch.zeros(4, 32, 6, 6))
+
+
+# ---------------------------------------------------------------- networks (built on the meta device)
+from stconv_lite.analysis.complexity import count_macs  # noqa: E402
+
+from stconv_lite.models import create  # noqa: E402
+from stconv_lite.models.ctnet import CT_VARIANTS, replaced_blocks  # noqa: E402
+
+
+def meta_model(name: str, **options):
+    with torch.device("meta"):
+        return create(name, num_classes=174, in_channels=3, **options)
+
+
+def gmacs(model, frames: int = 8, size: int = 256) -> float:
+    """Multiply-adds (the paper's "FLOPs"); on meta tensors, so the full 256x256 count is instant."""
+    with torch.device("meta"):
+        clip = torch.randn(1, 3, frames, size, size)
+    return count_macs(model, clip) / 1e9
+
+
+def test_replaced_blocks_match_the_paper():
+    assert replaced_blocks((3, 4, 6, 3)) == [(1, 1), (2, 1), (2, 3), (3, 1), (3, 3), (3, 5), (4, 1)]
+    assert len(replaced_blocks((3, 4, 6, 3), "all")) == 12
+    assert replaced_blocks((3, 4, 6, 3), "odd", from_stage=4) == [(4, 1)]
+    with pytest.raises(ValueError, match="replace"):
+        replaced_blocks((3, 4, 6, 3), "even")
+
+
+def test_ctnet_r50_has_seven_ct_blocks_and_paper_parameter_counts():
+    ct, tsn = meta_model("ctnet_r50"), meta_model("tsn_r50")
+    assert sum(isinstance(m, CTBottleneck) for m in ct.modules()) == 7
+    assert sum(isinstance(m, CTBottleneck) for m in tsn.modules()) == 0
+    n_ct = sum(p.numel() for p in ct.parameters())
+    n_tsn = sum(p.numel() for p in tsn.parameters())
+    assert abs(n_ct / 1e6 - 21.0) < 0.05 and abs(n_tsn / 1e6 - 23.9) < 0.05  # tables 6 and 8
+    assert n_ct == 20_959_150  # the authors' TSN(..., 'CT_Net', num_total=7) with 174 classes
+
+
+def test_freeze_backbone_leaves_the_authors_trainable_set():
+    frozen = meta_model("ctnet_r50", freeze_backbone=True)
+    trainable = sum(p.numel() for p in frozen.parameters() if p.requires_grad)
+    assert abs(trainable / 1e6 - 5.90) < 0.01  # released code: 5.90 M of 20.96 M trainable
+    assert all(p.requires_grad for p in meta_model("ctnet_r50").parameters())
+
+
+# Ratios are independent of the FLOP-counting convention; the meta device makes 8x256x256 instant.
+PAPER_2A = {"resnet50_c3d": 59.9, "resnet50_r2plus1d": 45.8, "resnet50_csn": 35.6, "resnet50_ct": 36.3}
+
+
+def test_table_2a_flop_ratios_within_5_percent():
+    ours = {name: gmacs(meta_model(name)) for name in PAPER_2A}
+    for name, paper in PAPER_2A.items():
+        ratio, paper_ratio = ours[name] / ours["resnet50_ct"], paper / PAPER_2A["resnet50_ct"]
+        assert abs(ratio / paper_ratio - 1) < 0.05, (name, ratio, paper_ratio)
+    tsn = gmacs(meta_model("tsn_r50", maxpool=True))  # torchvision layout, as TSN
+    assert abs(tsn / ours["resnet50_ct"] / (43.0 / 36.3) - 1) < 0.05
+
+
+def test_table_2b_sub_dimension_flop_ratios_within_5_percent():
+    paper = {1: 45.8, 2: 36.3, 3: 35.7, 4: 35.6}
+    ours = {k: gmacs(meta_model("resnet50_ct", factors=k)) for k in paper}
+    for k in paper:
+        assert abs((ours[k] / ours[2]) / (paper[k] / paper[2]) - 1) < 0.05, (k, ours)
+    assert ours[1] > ours[2] > ours[3] > ours[4]  # the higher the dimension, the fewer FLOPs
+
+
+@pytest.mark.parametrize("name", ["ctnet_r50"] + list(CT_VARIANTS))
+def test_small_width_variants_run_on_video_mnist_shapes(name):
+    torch.manual_seed(0)
+    model = create(name, num_classes=10, in_channels=1, width=16, layers=(2, 2, 2, 2))
+    logits = model(torch.rand(2, 1, 4, 28, 28))
+    assert logits.shape == (2, 10)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_imagenet_weights_load_into_kept_layers_and_replaced_1x1_convs():
+    torchvision = pytest.importorskip("torchvision")
+    reference = torchvision.models.resnet50().state_dict()  # random weights: no download
+    model = create("ctnet_r50", num_classes=10, imagenet_state_dict=reference)
+    ours = model.state_dict()
+    torch.testing.assert_close(ours["layer1.1.conv1.weight"], rearrange(reference["layer1.1.conv1.weight"], "o i h w -> o i 1 h w"))
+    torch.testing.assert_close(ours["layer3.5.bn3.running_var"], reference["layer3.5.bn3.running_var"])
+    torch.testing.assert_close(ours["layer1.2.conv2.weight"], rearrange(reference["layer1.2.conv2.weight"], "o i h w -> o i 1 h w"))
+    assert "layer1.1.conv2.weight" not in ours  # the replaced 3x3 conv is dropped, as the authors do

@@ -1,32 +1,69 @@
 """CT-Net (Li et al., ICLR 2021): a TSN ResNet-50 in which one of every two bottlenecks is a CT-Block.
 
-PLACEHOLDER: the network builders are added once models/tsn.py exists.
+The backbone is the per-frame ResNet-50 of TSN (:func:`stconv_lite.models.tsn.tsn_r50`): frames are
+processed independently and the logits averaged over time. In every stage the blocks with an odd
+index (1, 3, 5; never the strided first block) become CT-Blocks (:class:`CTBottleneck`): 7 of the 16 blocks,
+the only places where frames interact (figure 2c). The replaced block keeps its 1x1 convs (and their
+ImageNet weights when the backbone has them); its 3x3 conv is dropped for a freshly initialised module.
+
+Registered networks (every builder takes ``num_classes``, ``in_channels`` and the TSN options, e.g.
+``width``/``layers`` for the small Video-MNIST versions):
+
+===================  ==========================================================================
+``ctnet_r50``        CT-Net-R50: CT modules with point-wise conv and tensor excitation
+``resnet50_ct``      table 2a "CT-Module": plain CT module (no point-wise conv, no TE)
+``resnet50_c3d``     table 2a: the same 7 blocks with a full 3x3x3 conv
+``resnet50_r2plus1d``  table 2a: full 1x3x3 then full 3x1x1
+``resnet50_csn``     table 2a: full 1x1x1 then depthwise 3x3x3
+===================  ==========================================================================
+
+Options: ``module`` (a kind of :func:`~stconv_lite.ops.ctconv.make_module`), ``factors`` (K or
+explicit, default near-equal K = 2, identical to the authors' split for powers of two),
+``replace`` (``"odd"``: the paper's 7 blocks; ``"all"``: every block but the first of each stage)
+and ``from_stage`` (table 2e), ``freeze_backbone``.
+
+**Training path.** The authors' released code (``TSN._prepare_base_model``) sets
+``requires_grad=False`` on every ImageNet parameter before inserting the CT blocks and re-enables
+only the transplanted 1x1 convs of the replaced blocks: with 174 classes 5.90 M of 20.96 M
+parameters train, the stem and the nine untouched blocks stay frozen (their BatchNorm statistics
+still update). The paper says the entire network is trained. **Ours trains everything by default**;
+``freeze_backbone=True`` reproduces the released code's choice.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
 from einops import rearrange
 
-from stconv_lite.ops.ctconv import convert_authors_state_dict
+from stconv_lite.models.registry import register
+from stconv_lite.models.tsn import TSNResNet, bottleneck_block, load_imagenet_resnet50, tsn_r50
+from stconv_lite.ops.ctconv import MODULE_KINDS, convert_authors_state_dict, make_module
 
-__all__ = ["CTBottleneck", "convert_authors_block_state_dict"]
+__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "CT_VARIANTS",
+           "convert_authors_block_state_dict"]
+
+# Registered name -> module kind inside the replaced blocks (table 2a of the paper).
+CT_VARIANTS = {"resnet50_c3d": "c3d", "resnet50_r2plus1d": "r2plus1d", "resnet50_csn": "csn", "resnet50_ct": "ct"}
 
 
 class CTBottleneck(nn.Module):
-    """The CT-Block of figure 2: 1x1x1 reduce, a spatiotemporal module, 1x1x1 expand, identity shortcut.
+    """The CT-Block of figure 2: 1x1 reduce, a spatiotemporal module, 1x1 expand, identity shortcut.
 
     ``module`` is any C -> C video module (a :class:`~stconv_lite.ops.ctconv.CTModule`, or one of the
     C3D / R(2+1)D / CSN configurations of :func:`~stconv_lite.ops.ctconv.make_module`). As in the
     authors' ``ReshapeBlock`` there is no stride and no projection shortcut: CT-Net never replaces a
-    block that changes the shape.
+    block that changes the shape. The 1x1 convs are named as in torchvision (``conv1 bn1 conv3
+    bn3``), so a replaced block keeps the ImageNet weights of its 1x1 convs.
     """
 
     def __init__(self, channels: int, width: int, module: nn.Module) -> None:
         super().__init__()
+        if channels != 4 * width:
+            raise ValueError(f"a CT-Block keeps the shape: channels must be 4 * width; got {channels}, {width}")
         self.channels, self.width = channels, width
         self.conv1 = nn.Conv3d(channels, width, 1, bias=False)
         self.bn1 = nn.BatchNorm3d(width)
@@ -48,12 +85,89 @@ class CTBottleneck(nn.Module):
         return self.relu(out + x)
 
 
+def replaced_blocks(layers: Sequence[int], replace: str = "odd", from_stage: int = 1) -> list[tuple[int, int]]:
+    """(stage, index) of the blocks that become CT-Blocks; stages 1..4 are res2..res5.
+
+    ``"odd"``: indices 1, 3, 5 of every stage (the paper's "one of every two", 7 blocks of
+    ResNet-50); ``"all"``: every block but the strided first (12); ``"none"``: TSN. ``from_stage``
+    keeps the stages below it untouched (table 2e: +1 = odd from stage 4, +4 from 3, +6 from 2).
+    """
+    rules = {"odd": lambda i: i % 2 == 1, "all": lambda i: i > 0, "none": lambda i: False}
+    if replace not in rules:
+        raise ValueError(f"replace must be one of {sorted(rules)}; got {replace!r}")
+    if from_stage not in (1, 2, 3, 4):
+        raise ValueError(f"from_stage must be 1..4; got {from_stage!r}")
+    return [(stage, index) for stage, count in enumerate(layers, start=1) if stage >= from_stage
+            for index in range(count) if rules[replace](index)]
+
+
+def _freeze_backbone(model: TSNResNet) -> None:
+    """The authors' released training path: only the replaced blocks and the classifier learn."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    for sub in model.modules():
+        if isinstance(sub, CTBottleneck):
+            sub.requires_grad_(True)
+    model.fc.requires_grad_(True)
+
+
+def ctnet_resnet50(num_classes: int, in_channels: int = 3, *, module: str = "ct_full",
+                   factors: int | str | Sequence[int] = 2, replace: str = "odd", from_stage: int = 1,
+                   freeze_backbone: bool = False, maxpool: bool = True, pretrained: bool = False,
+                   imagenet_state_dict: dict[str, torch.Tensor] | None = None, **tsn_options) -> TSNResNet:
+    """A TSN ResNet-50 whose ``replaced_blocks`` hold ``module`` (see the module docstring).
+
+    ``maxpool=True``: torchvision's layout (max-pool after the stem), as TSN and CT-Net use.
+    ``pretrained``: copy torchvision's ImageNet ResNet-50 (downloads) or ``imagenet_state_dict`` into
+    every layer that exists in ResNet-50; the 3x3 conv of a replaced block is dropped, as the
+    authors do. ``tsn_options``: ``width``, ``layers``, ``dropout`` of :func:`tsn_r50`.
+    """
+    if module not in MODULE_KINDS:
+        raise ValueError(f"module must be one of {MODULE_KINDS}; got {module!r}")
+    positions = replaced_blocks(tuple(tsn_options.get("layers", (3, 4, 6, 3))), replace, from_stage)
+
+    def block(in_channels: int, mid_channels: int, stride: int, *, stage: int, index: int) -> nn.Module:
+        if (stage, index) in positions:
+            return CTBottleneck(in_channels, mid_channels, make_module(module, mid_channels, factors=factors))
+        return bottleneck_block(in_channels, mid_channels, stride, stage=stage, index=index)
+
+    model = tsn_r50(num_classes, in_channels, maxpool=maxpool, block=block, **tsn_options)
+    if pretrained or imagenet_state_dict is not None:
+        if imagenet_state_dict is None:
+            import torchvision
+
+            imagenet_state_dict = torchvision.models.resnet50(weights="IMAGENET1K_V1").state_dict()
+        dropped = tuple(f"layer{stage}.{index}.{name}." for stage, index in positions for name in ("conv2", "bn2"))
+        load_imagenet_resnet50(model, {k: v for k, v in imagenet_state_dict.items() if not k.startswith(dropped)})
+    if freeze_backbone:
+        _freeze_backbone(model)
+    return model
+
+
+@register("ctnet_r50")
+def ctnet_r50(num_classes: int, in_channels: int = 3, **options) -> TSNResNet:
+    """CT-Net-R50: 7 CT-Blocks with point-wise conv and tensor excitation (20.96 M params, 174 classes)."""
+    return ctnet_resnet50(num_classes, in_channels, **{"module": "ct_full", **options})
+
+
+def _register_variant(name: str, kind: str) -> None:
+    def builder(num_classes: int, in_channels: int = 3, **options) -> TSNResNet:
+        return ctnet_resnet50(num_classes, in_channels, **{"module": kind, **options})
+
+    builder.__doc__ = f"Table 2a of CT-Net: ResNet-50 whose 7 CT-Net blocks hold a {kind!r} module."
+    register(name)(builder)
+
+
+for _name, _kind in CT_VARIANTS.items():
+    _register_variant(_name, _kind)
+
+
 def convert_authors_block_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename the authors' ``ReshapeBlock`` keys for :class:`CTBottleneck` with a ``CTModule("pow2")``.
 
-    ``conv1.0`` / ``conv1.1`` (Conv2d 1x1 + BN2d) -> ``conv1`` / ``bn1`` (the 2D weight gains a time
-    axis of size 1), ``conv3.{0,1}`` -> ``conv3`` / ``bn3``, ``conv2.*`` (the CT module) -> ``st.*`` via
-    :func:`~stconv_lite.ops.ctconv.convert_authors_state_dict`.
+    ``conv1.0`` / ``conv1.1`` (Conv2d 1x1 + BN2d) -> ``conv1`` / ``bn1``, ``conv3.{0,1}`` -> ``conv3`` /
+    ``bn3`` (2D weights gain a time axis of size 1), ``conv2.*`` (the CT module) ->
+    ``st.*`` via :func:`~stconv_lite.ops.ctconv.convert_authors_state_dict`.
     """
     converted = {f"st.{k}": v for k, v in convert_authors_state_dict(state_dict, prefix="conv2.").items()}
     for key, value in state_dict.items():
@@ -61,7 +175,7 @@ def convert_authors_block_state_dict(state_dict: dict[str, torch.Tensor]) -> dic
         if not match:
             continue
         index, part, name = match.groups()
-        if part == "0":
+        if part == "0":  # their 1x1 Conv2d weight (o, i, 1, 1); ours is a 1x1x1 Conv3d
             converted[f"conv{index}.{name}"] = rearrange(value, "o i h w -> o i 1 h w")
         else:
             converted[f"bn{index}.{name}"] = value
