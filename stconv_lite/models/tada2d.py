@@ -1,0 +1,144 @@
+r"""TAda2D: the TSN ResNet-50 with every $3 \times 3$ conv a TAdaConv plus temporal aggregation.
+
+Section 4 of the TAdaConv paper. Each bottleneck of :mod:`stconv_lite.models.tsn` keeps its 1x1 convs;
+its $3 \times 3$ conv becomes :class:`~stconv_lite.ops.tadaconv.TAdaConvWithGenerator` (calibration
+over $C_{in}$, generator on the conv's input before the stride, $r = 4$, kernels $(3, 3)$) and the
+BN + ReLU after it becomes :class:`~stconv_lite.ops.temporal_aggregation.TemporalAggregation`
+(eq. (7)). At initialisation ($\alpha \equiv 1$, $\mathrm{BN}_2 = 0$) TAda2D computes exactly what
+TSN computes with the same weights.
+
+Registered: ``tada2d_r50`` (the options of ``tsn_r50`` plus the ablation switches below) and
+``tada2d_small`` (the counterpart of ``tsn_small``: width 16, one block per stage, for Video-MNIST on a CPU).
+
+Ablation switches (table 3 of the paper): ``kernel_sizes`` (``(1, 1)``: no local temporal context),
+``global_context``, ``aggregation`` (``"sepbn"`` = eq. (7), ``"shortcut"``, ``"avg"``, or ``None``:
+plain BN + ReLU after the TAdaConv), ``cal_dim``, ``reduction``, ``stages`` (which of res2..res5 = 1..4
+use TAdaConv; the others stay TSN blocks, figure 3). TAdaConv weights follow TSN's init law; the
+generators' last conv and $\mathrm{BN}_2$ stay zero.
+
+:func:`convert_reference_block_state_dict` maps the authors' ``Base3DBlock`` / ``TAda2DBlock`` keys:
+``conv_branch.a``/``a_bn`` -> ``conv1``/``bn1``; ``b`` -> ``conv2.conv``; ``b_rf`` -> ``conv2.generator``;
+``b_bn``/``b_avgpool_bn`` -> ``bn2.bn``/``bn2.pool_bn``; ``c``/``c_bn`` -> ``conv3``/``bn3``;
+``short_cut``/``short_cut_bn`` -> ``downsample.0``/``downsample.1``.
+The 1x1x1 convs are Conv3d on both sides; only the TAdaConv weight and the generator's convs change shape.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from einops import rearrange
+from torch import Tensor
+
+from stconv_lite.models.registry import register
+from stconv_lite.models.tsn import Bottleneck, TSNResNet, load_imagenet_resnet50
+from stconv_lite.ops.calibration import convert_reference_state_dict as convert_generator
+from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator
+from stconv_lite.ops.temporal_aggregation import TemporalAggregation
+
+__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "convert_reference_block_state_dict"]
+
+AGGREGATIONS = ("sepbn", "shortcut", "avg", None)
+
+
+class _BatchNormReLU(nn.BatchNorm3d):
+    """BN then ReLU under BatchNorm3d's names (the "no aggregation" ablation row)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Shapes: x (B, C, T, H, W) -> (B, C, T, H, W)."""
+        return torch.relu(super().forward(x))
+
+
+def tada2d_bottleneck(in_channels: int, mid_channels: int, stride: int = 1,
+                      kernel_sizes: tuple[int, int] = (3, 3), global_context: bool = True,
+                      aggregation: str | None = "sepbn", cal_dim: str = "cin", reduction: int = 4,
+                      pool_kernel: int = 3) -> Bottleneck:
+    """One TAda2D block (figure 2c): a :class:`~stconv_lite.models.tsn.Bottleneck` whose 3x3 is a TAdaConv
+    (with its generator) and whose BN + ReLU after it is the temporal aggregation of eq. (7)."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}; got {aggregation!r}")
+
+    def spatial_conv(cin: int, cout: int, s: int) -> nn.Module:
+        return TAdaConvWithGenerator(cin, cout, 3, stride=s, padding=1, bias=False, cal_dim=cal_dim,
+                                     reduction=reduction, kernel_sizes=kernel_sizes, global_context=global_context)
+
+    def spatial_norm(channels: int) -> nn.Module:
+        if aggregation is None:
+            return _BatchNormReLU(channels)
+        return TemporalAggregation(channels, pool_kernel, mode=aggregation)
+
+    return Bottleneck(in_channels, mid_channels, stride, spatial_conv, spatial_norm)
+
+
+class TAda2D(TSNResNet):
+    """:class:`~stconv_lite.models.tsn.TSNResNet` whose chosen stages use TAda2D blocks.
+
+    ``stages``: which of res2..res5 (1..4) use TAdaConv (figure 3); the others are TSN blocks.
+    Other keyword options go to :func:`tada2d_bottleneck`.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, layers: Sequence[int] = (3, 4, 6, 3),
+                 width: int = 64, maxpool: bool = False, dropout: float = 0.5,
+                 stages: Sequence[int] = (1, 2, 3, 4), **tada_options) -> None:
+        if not set(stages) <= {1, 2, 3, 4}:
+            raise ValueError(f"stages must be a subset of (1, 2, 3, 4) (res2..res5); got {tuple(stages)!r}")
+        tada2d_bottleneck(4, 4, **tada_options)  # validate the options before building 16 blocks
+
+        def block(cin: int, mid: int, stride: int, *, stage: int, index: int) -> nn.Module:
+            if stage in stages:
+                return tada2d_bottleneck(cin, mid, stride, **tada_options)
+            return Bottleneck(cin, mid, stride)
+
+        super().__init__(num_classes, in_channels, layers, width, maxpool, dropout, block=block)
+        for module in self.modules():
+            if isinstance(module, TemporalAggregation):  # the network's BN init set BN_2 to 1: back to 0
+                module.reset_parameters()
+            elif isinstance(module, TAdaConv2d):  # TSN's law for its 3x3 convs, so that ablations compare fairly
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def calibration_generators(self) -> dict[str, nn.Module]:
+        """Name -> generator of every TAdaConv, in forward order (hook them to read alpha)."""
+        return {name: m.generator for name, m in self.named_modules() if isinstance(m, TAdaConvWithGenerator)}
+
+
+def _build(num_classes: int, in_channels: int, layers: Sequence[int], width: int, pretrained: bool,
+           **options) -> TAda2D:
+    model = TAda2D(num_classes, in_channels, layers, width, **options)
+    if pretrained:
+        if width != 64 or tuple(layers) != (3, 4, 6, 3):
+            raise ValueError(f"pretrained weights need width=64, layers=(3, 4, 6, 3); got {width}, {layers}")
+        load_imagenet_resnet50(model)
+    return model
+
+
+@register("tada2d_r50")
+def tada2d_r50(num_classes: int, in_channels: int = 3, *, layers: Sequence[int] = (3, 4, 6, 3), width: int = 64,
+               pretrained: bool = False, **options) -> TAda2D:
+    """TAda2D-R50 of the TAdaConv paper (every 3x3 a TAdaConv + aggregation); see the module docstring."""
+    return _build(num_classes, in_channels, layers, width, pretrained, **options)
+
+
+@register("tada2d_small")
+def tada2d_small(num_classes: int, in_channels: int = 1, *, layers: Sequence[int] = (1, 1, 1, 1), width: int = 16,
+                 pretrained: bool = False, **options) -> TAda2D:
+    """A CPU-sized TAda2D for Video-MNIST, the counterpart of ``tsn_small`` (same widths and depth)."""
+    return _build(num_classes, in_channels, layers, width, pretrained, **options)
+
+
+_BLOCK_KEYS = {"conv_branch.a.": "conv1.", "conv_branch.a_bn.": "bn1.", "conv_branch.b_bn.": "bn2.bn.",
+               "conv_branch.b_avgpool_bn.": "bn2.pool_bn.", "conv_branch.c.": "conv3.", "conv_branch.c_bn.": "bn3.",
+               "short_cut.": "downsample.0.", "short_cut_bn.": "downsample.1."}
+
+
+def convert_reference_block_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The authors' TAda2D block state dict, renamed for :func:`tada2d_bottleneck` (module docstring)."""
+    converted = {f"conv2.generator.{k}": v for k, v in convert_generator(state_dict, "conv_branch.b_rf.").items()}
+    converted["conv2.conv.weight"] = rearrange(state_dict["conv_branch.b.weight"], "1 1 o i k l -> o i k l")
+    for key, value in state_dict.items():
+        for theirs, ours in _BLOCK_KEYS.items():
+            if key.startswith(theirs):
+                converted[ours + key[len(theirs):]] = value
+                break
+    return converted
