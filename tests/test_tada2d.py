@@ -1,6 +1,7 @@
 """TAda2D: the authors' block vectors, identity with TSN at init, frames interact after training
 starts, parameter counts (TAda2D-R50), ablation switches, ImageNet loading, table-1 formulas, errors."""
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from torch.testing import assert_close
 
 from stconv_lite.analysis.bench_tadaconv import measured_macs, table1_costs
 from stconv_lite.models import create
-from stconv_lite.models.tada2d import TAda2D, convert_reference_block_state_dict, tada2d_bottleneck
+from stconv_lite.models.tada2d import (
+    InputCalibratedConv,
+    TAda2D,
+    convert_reference_block_state_dict,
+    tada2d_bottleneck,
+    tadaify,
+)
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "refvectors" / "tadaconv_ref.pt"
@@ -146,3 +153,23 @@ def test_bad_options_raise_clear_errors():
         TAda2D(10, stages=(0, 1))
     with pytest.raises(ValueError, match=r"expects \(B, C=1, T, H, W\)"):
         create("tada2d_small", 3, 1, **SMALL)(torch.rand(2, 1, 32, 32))
+
+
+@pytest.mark.parametrize("base", ["r2plus1d_18", "r3d_18"])
+def test_tadaify_plugs_into_registry_models_and_starts_as_identity(base):
+    torch.manual_seed(0)
+    plain = create(base, 4, 1, width=4).eval()
+    registered = create(f"tada_{base}", 4, 1, width=4)
+    assert sum(isinstance(m, InputCalibratedConv) for m in registered.modules()) == 16  # 8 blocks x 2 convs
+    x = torch.rand(2, 1, 8, 16, 16)
+    tada = tadaify(copy.deepcopy(plain)).eval()
+    assert_close(tada(x), plain(x))
+    for module in tada.modules():
+        if isinstance(module, InputCalibratedConv):
+            torch.nn.init.normal_(module.generator.expand.weight, std=0.5)
+    assert (tada(x) - plain(x)).abs().max() > 1e-4
+
+
+def test_tadaify_refuses_models_without_spatial_convs():
+    with pytest.raises(ValueError, match="no spatial Conv3d"):
+        tadaify(torch.nn.Sequential(torch.nn.Linear(3, 3)))

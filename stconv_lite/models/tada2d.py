@@ -7,7 +7,8 @@ BN + ReLU after it becomes :class:`~stconv_lite.ops.temporal_aggregation.Tempora
 (eq. (7)). At initialisation ($\alpha \equiv 1$, $\mathrm{BN}_2 = 0$) TAda2D computes exactly what
 TSN computes with the same weights.
 
-Registered: ``tada2d_r50`` (the options of ``tsn_r50`` plus the ablation switches below) and
+Registered: ``tada_r2plus1d_18``, ``tada_r2plus1d_34``, ``tada_r3d_18``, ``tada_r3d_34`` (table 2's
+plug-in, :func:`tadaify` on the registry model; its options pass through), ``tada2d_r50`` (the options of ``tsn_r50`` plus the ablation switches below) and
 ``tada2d_small`` (the counterpart of ``tsn_small``: width 16, one block per stage, for Video-MNIST on a CPU).
 
 Ablation switches (table 3 of the paper): ``kernel_sizes`` (``(1, 1)``: no local temporal context),
@@ -34,11 +35,13 @@ from torch import Tensor
 
 from stconv_lite.models.registry import register
 from stconv_lite.models.tsn import Bottleneck, TSNResNet, load_imagenet_resnet50
+from stconv_lite.ops.calibration import CalibrationGenerator
 from stconv_lite.ops.calibration import convert_reference_state_dict as convert_generator
 from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
-__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "convert_reference_block_state_dict"]
+__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "convert_reference_block_state_dict",
+           "InputCalibratedConv", "tadaify"]
 
 AGGREGATIONS = ("sepbn", "shortcut", "avg", None)
 
@@ -142,3 +145,67 @@ def convert_reference_block_state_dict(state_dict: dict[str, Tensor]) -> dict[st
                 converted[ours + key[len(theirs):]] = value
                 break
     return converted
+
+
+class InputCalibratedConv(nn.Module):
+    r"""An existing ``nn.Conv3d`` with TAdaConv's $C_{in}$ calibration: ``conv(x * alpha)``, ``alpha = G(x)``.
+
+    For a $1 \times k \times k$ conv this is exactly eq. (3) of the TAdaConv paper (calibrating the
+    kernel's input channels = scaling the input channels). For a kernel that spans time (R3D's
+    $3 \times 3 \times 3$) the tap that reads frame $t'$ is scaled by $\alpha_{t'}$, the calibration of
+    the frame it reads; the authors' ``TAdaConv3d`` instead scales all taps of output frame $t$ by
+    $\alpha_t$ (and needs temporal stride 1, which R3D's downsampling blocks do not have).
+    """
+
+    def __init__(self, conv: nn.Conv3d, **generator_options) -> None:
+        super().__init__()
+        self.conv = conv
+        self.generator = CalibrationGenerator(conv.in_channels, **generator_options)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Eqs. (3)-(6) of the TAdaConv paper around ``self.conv``.
+
+        Shapes:
+            x: (B, C_in, T, H, W) -> the wrapped conv's output (B, C_out, T', H', W')
+        """
+        alpha = self.generator(x)
+        return self.conv(x * rearrange(alpha, "b c t -> b c t 1 1"))
+
+
+def tadaify(model: nn.Module, **generator_options) -> nn.Module:
+    """Table 2's plug-in: every conv with a spatial kernel inside ``layer1..layer4`` gets a calibration.
+
+    In an ``r2plus1d_*`` model these are the spatial $1 \times 3 \times 3$ halves of the (2+1)D convs
+    (the temporal $3 \times 1 \times 1$ halves and the $1 \times 1 \times 1$ shortcuts stay); in an
+    ``r3d_*`` model the $3 \times 3 \times 3$ convs (see :class:`InputCalibratedConv`). The stem is
+    left alone. The model is changed in place and returned; at initialisation it computes exactly
+    what it computed before. ``generator_options`` go to
+    :class:`~stconv_lite.ops.calibration.CalibrationGenerator` (``reduction``, ``kernel_sizes``, ...).
+    """
+    targets = [
+        (name, module) for name, module in model.named_modules()
+        if name.startswith("layer") and type(module) is nn.Conv3d and module.kernel_size[1] > 1
+    ]
+    if not targets:
+        raise ValueError(f"tadaify found no spatial Conv3d inside layer1..layer4 of {type(model).__name__}")
+    for name, conv in targets:
+        parent_name, _, child = name.rpartition(".")
+        model.get_submodule(parent_name)._modules[child] = InputCalibratedConv(conv, **generator_options)
+    return model
+
+
+def _register_plugins() -> None:
+    from stconv_lite.models.registry import create
+
+    for base in ("r2plus1d_18", "r2plus1d_34", "r3d_18", "r3d_34"):
+        def builder(num_classes: int, in_channels: int = 3, *, _base: str = base, reduction: int = 4,
+                    kernel_sizes: tuple[int, int] = (3, 3), global_context: bool = True, **options) -> nn.Module:
+            model = create(_base, num_classes=num_classes, in_channels=in_channels, **options)
+            return tadaify(model, reduction=reduction, kernel_sizes=kernel_sizes, global_context=global_context)
+
+        builder.__name__ = builder.__qualname__ = f"tada_{base}"
+        builder.__doc__ = f"{base} with TAdaConv calibration on its spatial convs (table 2 of the TAdaConv paper)."
+        register(f"tada_{base}")(builder)
+
+
+_register_plugins()
