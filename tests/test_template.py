@@ -79,3 +79,14 @@ def test_bad_inputs_raise():
         create("fusion_template_tiny", num_classes=10, in_channels=1, strategy=["S"] * 3)
     with pytest.raises(ValueError, match="strategy"):
         create("fusion_template_tiny", num_classes=10, in_channels=1, strategy="T")
+
+
+def test_deepcopy_keeps_positions_pointing_at_the_copy():
+    import copy
+
+    model = create("fusion_template_tiny", num_classes=10, in_channels=1)
+    clone = copy.deepcopy(model)
+    copied = {id(m) for m in clone.modules()}
+    assert all(id(unit) in copied for unit in clone.positions.values())
+    assert all(id(gate) in copied for _, _, gate in clone.gates())
+    assert "_positions" not in "".join(clone.state_dict())

@@ -34,7 +34,6 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from stconv_lite.ops.droppath import DropPathGate
 from stconv_lite.ops.fusion import unit_from_keep
 from stconv_lite.train import evaluate
 
@@ -210,9 +209,3 @@ def best_of_n(model: nn.Module, n: int, val_loader: DataLoader, test_loader: Dat
     apply_strategy(model, best.strategy)
     return {"samples": samples, "best": best, "uniform": uniform_results}
 
-
-def set_all_gates(model: nn.Module, mode: str) -> None:
-    """Set every :class:`DropPathGate` in ``model`` to ``mode``."""
-    for module in model.modules():
-        if isinstance(module, DropPathGate):
-            module.set_mode(mode)
