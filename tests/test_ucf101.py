@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
+import ssl
+import urllib.error
 
 import numpy as np
 import pytest
@@ -209,3 +213,63 @@ def test_cli_help_and_prepare(ucf_fixture, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cached 6 of 8" in out and ucf_fixture.corrupt in out
     assert open_cache(tmp_path / "c", frames=4, size=(8, 10)).frames().shape == (8, 4, 8, 10, 3)
+
+
+def test_parallel_workers_build_the_same_cache(ucf_fixture, ucf_cache, tmp_path):
+    report = build_cache(ucf_fixture.video_root, ucf_fixture.split_dir, tmp_path, frames=FRAMES, size=SIZE,
+                         workers=2, progress=False)
+    assert report.cached == 6 and set(report.errors) == set(ucf_cache[1].errors)
+    np.testing.assert_array_equal(open_cache(tmp_path).frames(), open_cache(ucf_cache[0]).frames())
+
+
+def test_dataset_pickles_without_its_memmap(ucf_cache):
+    dataset = UCF101Clips(ucf_cache[0], subset="test", mode="center", clip_len=4)
+    first = dataset[0][0]
+    copy = pickle.loads(pickle.dumps(dataset))  # what a spawned DataLoader worker receives
+    assert copy._frames is None and torch.equal(copy[0][0], first)
+
+
+class _FakeResponse(io.BytesIO):
+    headers = {"Content-Length": "5"}
+
+
+def test_download_retries_once_without_verification_on_a_certificate_error(tmp_path, monkeypatch, capsys):
+    from stconv_lite.data.ucf101 import download as download_module
+
+    contexts = []
+
+    def fake_urlopen(url, timeout=None, context=None):
+        contexts.append(context)
+        if context is None:
+            raise urllib.error.URLError(ssl.SSLCertVerificationError("CERTIFICATE_VERIFY_FAILED"))
+        return _FakeResponse(b"hello")
+
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", fake_urlopen)
+    path = download_module.download("https://example.invalid/a.zip", tmp_path / "a.zip")
+    assert path.read_bytes() == b"hello" and len(contexts) == 2 and contexts[1] is not None
+    assert "could not be verified" in capsys.readouterr().out
+    with pytest.raises(urllib.error.URLError):
+        download_module.download("https://example.invalid/b.zip", tmp_path / "b.zip", allow_insecure_fallback=False)
+    contexts.clear()
+    download_module.download("https://example.invalid/a.zip", tmp_path / "a.zip")
+    assert not contexts  # a finished download is not fetched again
+
+
+def test_rar_tool_missing_says_how_to_install(monkeypatch):
+    from stconv_lite.data.ucf101 import download as download_module
+
+    monkeypatch.setattr(download_module.shutil, "which", lambda tool: None)
+    with pytest.raises(RuntimeError, match="apt-get install -y unrar"):
+        download_module.ensure_unrar(install=False)
+
+
+def test_data_benchmark_runs_on_a_small_fixture():
+    from stconv_lite.analysis.bench_throughput import benchmark_data
+
+    report = benchmark_data(frames=4, size=(16, 16), clip_len=2, crop=12, passes=1, batch=2, video_size=(32, 40),
+                            video_frames=(8, 10), groups=2, cached_epochs=1, probe_torchvision=False)
+    assert report["fixture"]["train_videos"] == 4
+    assert report["cached_clips_per_s"] > 0 and report["decode_on_the_fly_clips_per_s"] > 0
+    assert report["ratio_cached_vs_on_the_fly"] == pytest.approx(
+        report["cached_clips_per_s"] / report["decode_on_the_fly_clips_per_s"])
+    assert report["torchvision_ucf101"] == {"available": False, "reason": "not probed (probe_torchvision=False)"}

@@ -140,7 +140,8 @@ def _try_torchvision(fixture, frames: int) -> dict:
 
 def benchmark_data(frames: int = 16, size: tuple[int, int] = (112, 112), clip_len: int = 8, crop: int = 96,
                    passes: int = 3, batch: int = 4, video_size: tuple[int, int] = (240, 320),
-                   video_frames: tuple[int, int] = (48, 72), groups: int = 3, cached_epochs: int = 10) -> dict:
+                   video_frames: tuple[int, int] = (48, 72), groups: int = 3, cached_epochs: int = 10,
+                   probe_torchvision: bool = True) -> dict:
     """clips/s of the cached dataset vs on-the-fly PyAV decoding (and torchvision if it can decode).
 
     The fixture's videos are UCF101-sized (320x240) but shorter (48-72 frames against UCF101's mean
@@ -169,7 +170,8 @@ def benchmark_data(frames: int = 16, size: tuple[int, int] = (112, 112), clip_le
         for _ in range(passes):  # alternate, one pass each
             speeds["cached"].append(_clips_per_second(make(cached), cached_epochs, crop))
             speeds["decode_on_the_fly"].append(_clips_per_second(make(raw), 1, crop))
-        torchvision_result = _try_torchvision(fixture, clip_len)
+        torchvision_result = (_try_torchvision(fixture, clip_len) if probe_torchvision
+                              else {"available": False, "reason": "not probed (probe_torchvision=False)"})
     result = {name: statistics.median(values) for name, values in speeds.items()}
     report = {
         "fixture": {"train_videos": len(cached), "video_size": list(video_size), "video_frames": list(video_frames)},
