@@ -4,12 +4,13 @@ A cache folder holds::
 
     frames.npy   (N, T, H, W, 3) uint8   one row per video of the split files, classInd order
     status.npy   (N,) uint8              0 = not yet decoded, 1 = cached, 2 = failed (see meta errors)
+                                         (small: rewritten whole and atomically at every flush)
     meta.json                            what was asked for (T, size, split fingerprint, classes,
                                          videos, split indices), versions, errors by file name
 
 Why this shape: training then reads a clip with one memcpy from the page cache, whereas decoding
 MPEG-4 on the fly costs far more CPU than a 2-core Colab VM has. A Colab disconnect costs nothing:
-``status`` is flushed *after* the rows it vouches for, so a rerun of :func:`build_cache` with the
+``status.npy`` is replaced (atomically) only *after* the rows it vouches for were flushed to disk, so a rerun of :func:`build_cache` with the
 same arguments continues with the rows still at 0. A cache is never overwritten: a folder whose
 ``meta.json`` asks for something else (other T, size or split files) is refused with the difference
 spelled out, and a folder holding a ``frames.npy`` without our ``meta.json`` is refused too.
@@ -83,6 +84,12 @@ def _write_json_atomic(data: dict, path: Path) -> None:
     os.replace(temporary, path)  # a reader sees the old or the new file, never half of one
 
 
+def _save_atomic(array: np.ndarray, path: Path) -> None:
+    temporary = path.with_name(path.stem + ".tmp.npy")
+    np.save(temporary, array)
+    os.replace(temporary, path)
+
+
 def _versions() -> dict[str, str]:
     import av
 
@@ -153,7 +160,7 @@ def build_cache(
         meta = json.loads(meta_path.read_text())
         _check_matches(meta, wanted, cache_dir)
         clips = np.load(frames_path, mmap_mode="r+")
-        status = np.load(status_path, mmap_mode="r+")
+        status = np.load(status_path)
         if clips.shape != shape or status.shape != shape[:1]:
             raise CacheMismatchError(f"{cache_dir}: frames.npy {clips.shape} / status.npy {status.shape} do not fit "
                                      f"meta.json {shape}; the folder is damaged, rebuild it in a new folder")
@@ -166,8 +173,8 @@ def build_cache(
                 "errors": {}, "source_frames": {}, "versions": _versions(), "complete": False}
         _write_json_atomic(meta, meta_path)  # first, so that the frames below are never orphans
         clips = np.lib.format.open_memmap(frames_path, mode="w+", dtype=np.uint8, shape=shape)
-        status = np.lib.format.open_memmap(status_path, mode="w+", dtype=np.uint8, shape=shape[:1])
-        status.flush()
+        status = np.zeros(shape[:1], dtype=np.uint8)
+        _save_atomic(status, status_path)
 
     todo_states = (PENDING, FAILED) if retry_failed else (PENDING,)
     todo = [row for row in range(len(splits.videos)) if status[row] in todo_states]
@@ -182,7 +189,7 @@ def build_cache(
 
     def flush() -> None:
         clips.flush()  # the rows first: a status flag must never vouch for a row not on disk
-        status.flush()
+        _save_atomic(status, status_path)
         _write_json_atomic(meta, meta_path)
 
     def record(result) -> None:
