@@ -8,7 +8,7 @@ from torch.testing import assert_close
 
 from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.models import available, create
-from stconv_lite.models.resnet3d import PAPER_PARAMS_M, VARIANTS, group_kinds
+from stconv_lite.models.resnet3d import PAPER_PARAMS_M, VARIANTS, VideoResNet, group_kinds
 
 # Exact counts at 400 classes, width 64, 3 input channels, R2D on 8 frames (BN affine included).
 EXACT_18 = {"r2d": 11_447_568, "fr2d": 11_381_712, "r3d": 33_371_472, "mc2": 11_400_528, "mc3": 11_695_440,
@@ -105,6 +105,11 @@ def test_torchvision_r2plus1d_is_smaller_than_the_paper():
     assert compat.stem[0].out_channels == 45  # the paper's formula gives 83
     assert compat.layer2[0].conv2[0].mid_channels == 230  # the M_i formula for 128 -> 128 gives 288
     assert paper_layout - count_parameters(compat) > 1_800_000
+    # the authors' Caffe2 code (VMZ) also hard-codes a 45-channel stem but computes M_i per conv:
+    # the stem explains 12,958 parameters of the gap, torchvision's shared block width the rest
+    authors_stem = count_parameters(VideoResNet(group_kinds("r2plus1d"), (2, 2, 2, 2), 400, stem_mid=45))
+    assert paper_layout - authors_stem == 12_958
+    assert authors_stem - count_parameters(compat) == 1_865_514
 
 
 def test_width_scales_channels():
