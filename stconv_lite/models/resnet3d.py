@@ -4,16 +4,16 @@ One builder, :func:`video_resnet`, takes the kind of convolution of each of the 
 paper's Table 1 (conv1, conv2_x, ..., conv5_x) and returns the network. Every variant of the study is
 a row of :data:`VARIANTS`:
 
-========== ==================================== ==========================================
-name       conv1, conv2_x, conv3_x, conv4_x, conv5_x   idea
-========== ==================================== ==========================================
-r2d        stacked, 2d, 2d, 2d, 2d              time stacked into channels, collapsed at once
-fr2d       2d, 2d, 2d, 2d, 2d                   frames processed alone, pooled at the end
-r3d        3d, 3d, 3d, 3d, 3d                   full 3D everywhere
-mcX        3d below group X, 2d from X on       motion early, appearance late
-rmcX       2d below group X, 3d from X on       appearance early, motion late
-r2plus1d   2plus1d everywhere                   every 3D conv factorised with M_i
-========== ==================================== ==========================================
+========== ========================================= ==============================================
+name       kind of conv1, conv2_x, ..., conv5_x      idea
+========== ========================================= ==============================================
+r2d        stacked, 2d, 2d, 2d, 2d                   time stacked into channels, collapsed at once
+fr2d       2d, 2d, 2d, 2d, 2d                        frames processed alone, pooled at the end
+r3d        3d, 3d, 3d, 3d, 3d                        full 3D everywhere
+mcX        3d below group X, 2d from X on            motion early, appearance late
+rmcX       2d below group X, 3d from X on            appearance early, motion late
+r2plus1d   2plus1d everywhere                        every 3D conv factorised with M_i
+========== ========================================= ==============================================
 
 Registered as ``<name>_18`` (blocks 2,2,2,2) and ``<name>_34`` (3,4,6,3), e.g.
 ``create("mc3_18", num_classes=10, in_channels=1, width=8)``. Options:
