@@ -31,7 +31,7 @@ from einops import rearrange
 
 from stconv_lite.analysis.complexity import count_macs
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
-from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator, tadaconv2d_grouped, tadaconv2d_per_frame
+from stconv_lite.ops.tadaconv import TAdaConvWithGenerator, tadaconv2d_grouped, tadaconv2d_per_frame
 
 __all__ = ["Case", "CPU_CASES", "GPU_CASES", "benchmark_case", "benchmark", "format_table", "table1_costs",
            "measured_macs"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 import torch.nn as nn
 from einops import rearrange, reduce
 from torch import Tensor

@@ -29,7 +29,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import Tensor
 
 from stconv_lite.ops.calibration import CalibrationGenerator, convert_reference_state_dict as _convert_generator
@@ -146,11 +146,17 @@ class TAdaConv2d(nn.Module):
         return out if self.bias is None else out + rearrange(self.bias, "c -> c 1 1 1")
 
     def calibrated_weights(self, alpha: Tensor) -> Tensor:
-        r"""The $B \cdot T$ kernels $\mathbf{W}_{b,t} = \alpha_{b,t} \cdot \mathbf{W}_b$, shape (B, T, C_out, C_in/g, k, k)."""
+        r"""The $B \cdot T$ kernels $\mathbf{W}_{b,t} = \alpha_{b,t} \cdot \mathbf{W}_b$.
+
+        Shapes:
+            alpha: (B, C_alpha, T); returns (B, T, C_out, C_in/g, k, k).
+        """
         if alpha.dim() == 5:
             alpha = rearrange(alpha, "b c t 1 1 -> b c t")
         if alpha.dim() != 3 or alpha.shape[1] != self.alpha_channels:
-            raise ValueError(f"calibrated_weights expects alpha (B, {self.alpha_channels}, T); got {tuple(alpha.shape)}")
+            raise ValueError(
+                f"calibrated_weights expects alpha (B, {self.alpha_channels}, T); got {tuple(alpha.shape)}"
+            )
         if self.cal_dim == "cout":
             return torch.einsum("bot,oikl->btoikl", alpha, self.weight)
         # Input channel of weight[o, j] is j + (group of o) * C_in/g: lay alpha out the same way.
@@ -178,7 +184,7 @@ def tadaconv2d_grouped(conv: TAdaConv2d, x: Tensor, alpha: Tensor) -> Tensor:
     batch, frames = x.shape[0], x.shape[2]
     kernels = rearrange(conv.calibrated_weights(alpha), "b t o j k l -> (b t o) j k l")
     one_image = rearrange(x, "b c t h w -> 1 (b t c) h w")
-    bias = None if conv.bias is None else conv.bias.repeat(batch * frames)
+    bias = None if conv.bias is None else repeat(conv.bias, "o -> (n o)", n=batch * frames)
     out = F.conv2d(one_image, kernels, bias, conv.stride, conv.padding, conv.dilation, conv.groups * batch * frames)
     return rearrange(out, "1 (b t c) h w -> b c t h w", b=batch, t=frames)
 
@@ -195,7 +201,8 @@ def tadaconv2d_per_frame(conv: TAdaConv2d, x: Tensor, alpha: Tensor) -> Tensor:
     clips = []
     for b in range(x.shape[0]):
         frames = [
-            F.conv2d(x[b, :, t][None], kernels[b, t], conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)[0]
+            F.conv2d(x[b, :, t][None], kernels[b, t], conv.bias, conv.stride, conv.padding, conv.dilation,
+                     conv.groups)[0]
             for t in range(x.shape[2])
         ]
         clips.append(torch.stack(frames, dim=1))
