@@ -95,7 +95,8 @@ class CalibrationGenerator(nn.Module):
             )
         frame_descriptors = reduce(x, "b c t h w -> b c t", "mean")
         if self.global_fc is not None:
-            clip_descriptor = reduce(x, "b c t h w -> b c 1", "mean")
+            # the mean over (T, H, W) is the mean of the frame means: no second pass over x
+            clip_descriptor = reduce(frame_descriptors, "b c t -> b c 1", "mean")
             frame_descriptors = frame_descriptors + self.global_fc(clip_descriptor)
         hidden = self.relu(self.bn(self.reduce(frame_descriptors)))
         return 1.0 + self.expand(hidden)
