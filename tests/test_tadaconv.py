@@ -163,3 +163,20 @@ def test_reference_tadaconv_with_generator(mode):
     layer.train(mode == "train")
     (x,) = case["inputs"]
     assert_close(layer(x), case[f"output_{mode}"], atol=1e-5, rtol=1e-5)
+
+
+def test_aggregation_variants_of_table_3b():
+    x = _video()
+    bn = nn.BatchNorm3d(4).double()
+    pooled = temporal_avg_pool(x)
+    assert_close(TemporalAggregation(4, mode="shortcut").double()(x), torch.relu(bn(x + pooled)))
+    assert_close(TemporalAggregation(4, mode="avg").double()(x), torch.relu(bn(pooled)))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TemporalAggregation(4, mode="max")
+
+
+def test_gradcheck_through_generator_and_conv():
+    layer = TAdaConvWithGenerator(4, 4, 3, padding=1, stride=2).double().eval()
+    torch.nn.init.normal_(layer.generator.expand.weight, std=0.3)
+    x = _video(b=1, t=3, h=5, w=5).requires_grad_()
+    assert torch.autograd.gradcheck(layer, (x,))
