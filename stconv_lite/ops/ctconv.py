@@ -40,6 +40,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
 
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_subdim_layout
@@ -83,7 +85,26 @@ class _Branch(nn.Module):
         Shapes:
             z: (B, C, T, H, W) -> (B, C, T, H, W)
         """
-        return self.excite(self.act(self.norm(self.conv(z))))
+        return self.excite(self.act(self.norm(self._convolve(z))))
+
+    def _convolve(self, z: torch.Tensor) -> torch.Tensor:
+        """``self.conv(z)``, computed as a 2D conv when the kernel is flat in time or in space.
+
+        Same parameters and numbers as the Conv3d; only faster, because grouped 2D convolutions have
+        much better CPU kernels than grouped 3D ones.
+        """
+        conv, (kt, kh, kw) = self.conv, self.conv.kernel_size
+        if kt == 1:
+            frames = rearrange(z, "b c t h w -> (b t) c h w")
+            weight = rearrange(conv.weight, "o i 1 kh kw -> o i kh kw")
+            out = F.conv2d(frames, weight, None, 1, conv.padding[1:], 1, conv.groups)
+            return rearrange(out, "(b t) c h w -> b c t h w", b=z.shape[0])
+        if kh == kw == 1:
+            columns = rearrange(z, "b c t h w -> b c t (h w)")
+            weight = rearrange(conv.weight, "o i kt 1 1 -> o i kt 1")
+            out = F.conv2d(columns, weight, None, 1, (conv.padding[0], 0), 1, conv.groups)
+            return rearrange(out, "b c t (h w) -> b c t h w", h=z.shape[3])
+        return conv(z)
 
 
 class TensorSeparableConv3d(nn.Module):
