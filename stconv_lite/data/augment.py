@@ -5,8 +5,8 @@ uint8 clips; cropping, flipping and normalising a batch of 32 clips on the GPU i
 Why per *sample*: transforms applied to a batched tensor usually draw one crop and one flip for the
 whole batch; here every clip gets its own offset and its own coin flip.
 
-Crop and flip are one gather each: the row indices of sample ``b`` are ``top_b + arange(h)`` and its
-column indices ``left_b + arange(w)``, reversed when the sample is flipped.
+Crop and flip are one indexing operation: the row indices of sample ``b`` are ``top_b + arange(h)``
+and its column indices ``left_b + arange(w)``, reversed when the sample is flipped.
 
 The default mean/std are those torchvision uses for its Kinetics-400 video models.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from einops import rearrange, repeat
+from einops import rearrange
 
 __all__ = ["KINETICS_MEAN", "KINETICS_STD", "ClipAugment", "augment_clips"]
 
@@ -55,7 +55,7 @@ def augment_clips(
     """
     if clips.dim() != 5:
         raise ValueError(f"augment_clips expects (B, C, T, H, W); got {tuple(clips.shape)}")
-    batch, channels, frames, height, width = clips.shape
+    batch, channels, _, height, width = clips.shape
     crop_h, crop_w = _as_pair(crop)
     if not (0 < crop_h <= height and 0 < crop_w <= width):
         raise ValueError(f"crop must fit in the frames: got crop ({crop_h}, {crop_w}) for frames ({height}, {width})")
@@ -76,10 +76,10 @@ def augment_clips(
     rows = top[:, None] + torch.arange(crop_h)
     columns = torch.arange(crop_w)
     columns = left[:, None] + torch.where(flip[:, None], crop_w - 1 - columns, columns)
-    rows = repeat(rows.to(device), "b h -> b c t h w", c=channels, t=frames, w=width)
-    cropped = clips.gather(3, rows)
-    columns = repeat(columns.to(device), "b w -> b c t h w", c=channels, t=frames, h=crop_h)
-    out = cropped.gather(4, columns).float()
+    # broadcast indices (B,1,1), (B,h,1), (B,1,w): no index tensor as large as the batch is built
+    picked = clips[torch.arange(batch, device=device)[:, None, None], :, :,
+                   rows.to(device)[:, :, None], columns.to(device)[:, None, :]]
+    out = rearrange(picked, "b h w c t -> b c t h w").float()
     if not clips.is_floating_point():
         out = out / 255.0
     if mean is not None:
