@@ -1,7 +1,8 @@
 """Per-sample video augmentation on batches, on whatever device the batch is on (GPU or CPU).
 
 Why per batch on the device: decoding is done once (the UCF101 cache), so the loader only copies
-uint8 clips; cropping, flipping and normalising a batch of 32 clips on the GPU is a few gathers.
+uint8 clips; cropping, flipping and normalising a batch of 32 clips on the GPU is one indexing operation
+and two element-wise ones.
 Why per *sample*: transforms applied to a batched tensor usually draw one crop and one flip for the
 whole batch; here every clip gets its own offset and its own coin flip.
 
