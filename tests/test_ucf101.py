@@ -213,6 +213,10 @@ def test_cli_help_and_prepare(ucf_fixture, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cached 6 of 8" in out and ucf_fixture.corrupt in out
     assert open_cache(tmp_path / "c", frames=4, size=(8, 10)).frames().shape == (8, 4, 8, 10, 3)
+    # --root may also name the video folder itself; the split files beside it are found
+    assert cli_main(["prepare", "--root", str(ucf_fixture.video_root), "--cache", str(tmp_path / "d"), "--frames", "2",
+                     "--size", "8", "--workers", "0", "--no-progress"]) == 0
+    assert "cached 6 of 8" in capsys.readouterr().out
 
 
 def test_parallel_workers_build_the_same_cache(ucf_fixture, ucf_cache, tmp_path):

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--root", required=True, type=Path,
                          help="the videos (UCF-101/ with class folders, a flat folder, or a folder above UCF-101/)")
     prepare.add_argument("--splits", type=Path, default=None,
-                         help="folder with classInd.txt and the lists (default: searched below --root and its parent)")
+                         help="folder with classInd.txt and the lists (default: below --root, or ucfTrainTestlist/ beside it)")
     prepare.add_argument("--cache", required=True, type=Path, help="cache folder (created; reruns resume it)")
     prepare.add_argument("--frames", type=int, default=16, help="frames per video, sampled uniformly (default 16)")
     prepare.add_argument("--size", type=_size, default=(112, 112), help="frame size N or HxW (default 112)")
@@ -50,12 +50,13 @@ def _split_dir(root: Path, given: Path | None) -> Path:
 
     if given is not None:
         return find_split_dir(given)
-    for candidate in (root, root.parent):
-        try:
-            return find_split_dir(candidate)
-        except FileNotFoundError:
-            continue
-    raise FileNotFoundError(f"no classInd.txt below {root} or {root.parent}: pass --splits")
+    for near in (root.parent / "ucfTrainTestlist", root.parent):  # beside the videos, without walking the parent
+        if (near / "classInd.txt").is_file():
+            return near
+    try:
+        return find_split_dir(root)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no classInd.txt below {root} or beside it: pass --splits") from None
 
 
 def main(argv: list[str] | None = None) -> int:
