@@ -15,7 +15,8 @@ from stconv_lite.ops.ctconv import (
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 
 REPO = Path(__file__).resolve().parents[1]
-REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt", REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
+REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt",
+                  REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
 
 
 def load_reference() -> dict:

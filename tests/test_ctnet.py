@@ -11,7 +11,8 @@ from stconv_lite.models.ctnet import CTBottleneck, convert_authors_block_state_d
 from stconv_lite.ops.ctconv import CTModule
 
 REPO = Path(__file__).resolve().parents[1]
-REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt", REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
+REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt",
+                  REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
 
 
 def load_reference() -> dict:
@@ -123,7 +124,8 @@ def test_imagenet_weights_load_into_kept_layers_and_replaced_1x1_convs():
     reference = torchvision.models.resnet50().state_dict()  # random weights: no download
     model = create("ctnet_r50", num_classes=10, imagenet_state_dict=reference)
     ours = model.state_dict()
-    torch.testing.assert_close(ours["layer1.1.conv1.weight"], rearrange(reference["layer1.1.conv1.weight"], "o i h w -> o i 1 h w"))
+    as_3d = "o i h w -> o i 1 h w"
+    torch.testing.assert_close(ours["layer1.1.conv1.weight"], rearrange(reference["layer1.1.conv1.weight"], as_3d))
     torch.testing.assert_close(ours["layer3.5.bn3.running_var"], reference["layer3.5.bn3.running_var"])
-    torch.testing.assert_close(ours["layer1.2.conv2.weight"], rearrange(reference["layer1.2.conv2.weight"], "o i h w -> o i 1 h w"))
+    torch.testing.assert_close(ours["layer1.2.conv2.weight"], rearrange(reference["layer1.2.conv2.weight"], as_3d))
     assert "layer1.1.conv2.weight" not in ours  # the replaced 3x3 conv is dropped, as the authors do
