@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Sequence
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import reduce
