@@ -11,6 +11,7 @@ Registered networks (every builder takes ``num_classes``, ``in_channels`` and th
 
 ===================  ==========================================================================
 ``ctnet_r50``        CT-Net-R50: CT modules with point-wise conv and tensor excitation
+``ctnet_small``      the same at width 16 with two blocks per stage (Video-MNIST on a CPU)
 ``resnet50_ct``      table 2a "CT-Module": plain CT module (no point-wise conv, no TE)
 ``resnet50_c3d``     table 2a: the same 7 blocks with a full 3x3x3 conv
 ``resnet50_r2plus1d``  table 2a: full 1x3x3 then full 3x1x1
@@ -43,7 +44,7 @@ from stconv_lite.models.registry import register
 from stconv_lite.models.tsn import TSNResNet, bottleneck_block, load_imagenet_resnet50, tsn_r50
 from stconv_lite.ops.ctconv import MODULE_KINDS, convert_authors_state_dict, make_module
 
-__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "CT_VARIANTS",
+__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "ctnet_small", "CT_VARIANTS",
            "convert_authors_block_state_dict"]
 
 # Registered name -> module kind inside the replaced blocks (table 2a of the paper).
@@ -148,6 +149,17 @@ def ctnet_resnet50(num_classes: int, in_channels: int = 3, *, module: str = "ct_
 def ctnet_r50(num_classes: int, in_channels: int = 3, **options) -> TSNResNet:
     """CT-Net-R50: 7 CT-Blocks with point-wise conv and tensor excitation (20.96 M params, 174 classes)."""
     return ctnet_resnet50(num_classes, in_channels, **{"module": "ct_full", **options})
+
+
+@register("ctnet_small")
+def ctnet_small(num_classes: int, in_channels: int = 1, **options) -> TSNResNet:
+    """A narrow CT-Net for Video-MNIST on a CPU: width 16, two blocks per stage (4 CT-Blocks), no dropout.
+
+    Two blocks per stage, not ``tsn_small``'s one: with one block per stage no block has an odd
+    index and nothing would be replaced. Any option of :func:`ctnet_resnet50` can override these.
+    """
+    defaults = {"module": "ct_full", "width": 16, "layers": (2, 2, 2, 2), "dropout": 0.0}
+    return ctnet_resnet50(num_classes, in_channels, **{**defaults, **options})
 
 
 def _register_variant(name: str, kind: str) -> None:
