@@ -122,7 +122,7 @@ def test_small_width_variants_run_on_video_mnist_shapes(name):
 def test_ctnet_small_replaces_one_block_per_stage():
     model = create("ctnet_small", num_classes=10, in_channels=1)
     assert sum(isinstance(m, CTBottleneck) for m in model.modules()) == 4
-    assert model(torch.rand(1, 1, 4, 28, 28)).shape == (1, 10)
+    assert model(torch.rand(2, 1, 4, 28, 28)).shape == (2, 10)
 
 
 def test_imagenet_weights_load_into_kept_layers_and_replaced_1x1_convs():
