@@ -135,7 +135,8 @@ def _try_torchvision(fixture, frames: int) -> dict:
         return {"available": True, "clips_per_s": count / (time.perf_counter() - began)}
     except Exception as error:  # report any failure: this is a probe of someone else's stack
         lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
-        return {"available": False, "reason": f"{type(error).__name__}: {lines[-1][:300]}"}
+        reason = lines[-1] if lines[-1].startswith(type(error).__name__) else f"{type(error).__name__}: {lines[-1]}"
+        return {"available": False, "reason": reason[:300]}
 
 
 def benchmark_data(frames: int = 16, size: tuple[int, int] = (112, 112), clip_len: int = 8, crop: int = 96,

@@ -9,11 +9,13 @@ A cache folder holds::
                                          videos, split indices), versions, errors by file name
 
 Why this shape: training then reads a clip with one memcpy from the page cache, whereas decoding
-MPEG-4 on the fly costs far more CPU than a 2-core Colab VM has. A Colab disconnect costs nothing:
-``status.npy`` is replaced (atomically) only *after* the rows it vouches for were flushed to disk, so a rerun of :func:`build_cache` with the
-same arguments continues with the rows still at 0. A cache is never overwritten: a folder whose
-``meta.json`` asks for something else (other T, size or split files) is refused with the difference
-spelled out, and a folder holding a ``frames.npy`` without our ``meta.json`` is refused too.
+MPEG-4 on the fly costs far more CPU than a 2-core Colab VM has. A Colab disconnect costs at most the
+last few videos (flushes happen every 16):
+``status.npy`` is replaced (atomically) only *after* the rows it vouches for were flushed to disk,
+so a rerun of :func:`build_cache` with the same arguments continues with the rows still at 0. A
+cache is never overwritten: a folder whose ``meta.json`` asks for something else (other T, size or
+split files) is refused with the difference spelled out, and a folder holding a ``frames.npy``
+without our ``meta.json`` is refused too.
 """
 
 from __future__ import annotations
