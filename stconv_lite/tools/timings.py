@@ -119,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             row = {**where, **run_chapter(path, scale, args.as_script, args.timeout)}
             rows.append(row)
+            merge(args.out, [row])  # after every chapter, so an interrupted session keeps what it measured
             print(f"{row['chapter']:<28} {scale:<6} {row['seconds']:>8.1f} s  {'ok' if row['ok'] else 'FAILED'}",
                   flush=True)
-    merge(args.out, rows)
+            if not row["ok"]:
+                print(row["error"][-1500:], flush=True)
     return 0 if all(r["ok"] for r in rows) else 1
 
 
