@@ -47,7 +47,7 @@ def machine() -> dict:
 def notebook_as_script(path: Path) -> str:
     """The code cells of a notebook as one Python script (shell and magic lines dropped)."""
     cells = json.loads(path.read_text())["cells"]
-    lines = ["import matplotlib; matplotlib.use('Agg')"]
+    lines = ["import matplotlib; matplotlib.use('Agg')", "from IPython.display import display  # a builtin inside Jupyter"]
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
