@@ -69,9 +69,11 @@ def run_chapter(path: Path, scale: str, as_script: bool, timeout: int) -> dict:
         try:
             done = subprocess.run([sys.executable, file.name], cwd=path.parent, env=env, timeout=timeout,
                                   capture_output=True, text=True)
-            ok, error = done.returncode == 0, done.stderr[-2000:]
+            ok = done.returncode == 0
+            error = "" if ok else done.stderr[-2000:]
+            printed = done.stdout[-4000:]  # what the chapter printed: its results, for the run's record
         except subprocess.TimeoutExpired:
-            ok, error = False, f"timed out after {timeout} s"
+            ok, error, printed = False, f"timed out after {timeout} s", ""
         finally:
             os.unlink(file.name)
     else:
@@ -86,8 +88,9 @@ def run_chapter(path: Path, scale: str, as_script: bool, timeout: int) -> dict:
             ok, error = True, ""
         except Exception as exc:  # a failing chapter is recorded, not fatal: the others still get timed
             ok, error = False, f"{type(exc).__name__}: {str(exc)[-2000:]}"
+        printed = ""
     return {"chapter": path.stem, "scale": scale, "seconds": round(time.perf_counter() - began, 1), "ok": ok,
-            "error": error, "date": dt.date.today().isoformat(), "runner": "script" if as_script else "jupyter"}
+            "error": error, "stdout_tail": printed, "date": dt.date.today().isoformat(), "runner": "script" if as_script else "jupyter"}
 
 
 def merge(out: Path, new_rows: list[dict]) -> list[dict]:
