@@ -2,28 +2,20 @@
 
 import copy
 import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 from einops import rearrange
+from refvectors import load_refvectors
 
 from stconv_lite.ops.ctconv import (
     CTModule, TensorSeparableConv3d, convert_authors_state_dict, interaction_field, make_module,
 )
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 
-REPO = Path(__file__).resolve().parents[1]
-REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt",
-                  REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
-
-
 def load_reference() -> dict:
-    for path in REF_CANDIDATES:
-        if path.exists():
-            return torch.load(path, weights_only=True)
-    pytest.skip(f"ctnet_ref.pt not found in {[str(p) for p in REF_CANDIDATES]}")
+    return load_refvectors("ctnet_ref.pt")
 
 
 def _frames(module: nn.Module, frames: torch.Tensor, t: int) -> torch.Tensor:

@@ -1,25 +1,17 @@
 """CT-Net networks: the CT block against the authors' vectors, placement, counts and FLOP ratios."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 from einops import rearrange
+from refvectors import load_refvectors
 
 from stconv_lite.models.ctnet import CTBottleneck, convert_authors_block_state_dict
 from stconv_lite.ops.ctconv import CTModule
 
-REPO = Path(__file__).resolve().parents[1]
-REF_CANDIDATES = [REPO / "tests" / "refvectors" / "ctnet_ref.pt",
-                  REPO.parent / "shared" / "refvectors" / "ctnet_ref.pt"]
-
-
 def load_reference() -> dict:
-    for path in REF_CANDIDATES:
-        if path.exists():
-            return torch.load(path, weights_only=True)
-    pytest.skip(f"ctnet_ref.pt not found in {[str(p) for p in REF_CANDIDATES]}")
+    return load_refvectors("ctnet_ref.pt")
 
 
 def test_ct_block_reproduces_authors_vectors():

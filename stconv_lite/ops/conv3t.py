@@ -43,15 +43,8 @@ __all__ = [
 
 TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
 
-Triple = int | tuple[int, int, int]
-
-
-def _triple(value: Triple, name: str) -> tuple[int, int, int]:
-    if isinstance(value, int):
-        return (value, value, value)
-    if len(value) != 3 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{name} must be an int or a (t, h, w) triple of ints; got {value!r}")
-    return tuple(value)  # type: ignore[return-value]
+from stconv_lite.ops.arguments import Triple
+from stconv_lite.ops.arguments import triple as _triple
 
 
 def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:

@@ -27,15 +27,8 @@ from torch import Tensor
 
 __all__ = ["Conv2Plus1d", "midplanes"]
 
-Triple = int | tuple[int, int, int]
-
-
-def _triple(value: Triple, name: str) -> tuple[int, int, int]:
-    if isinstance(value, int):
-        return (value, value, value)
-    if len(value) != 3 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{name} must be an int or a (t, h, w) triple of ints; got {value!r}")
-    return tuple(value)  # type: ignore[return-value]
+from stconv_lite.ops.arguments import Triple
+from stconv_lite.ops.arguments import triple as _triple
 
 
 def midplanes(in_channels: int, out_channels: int, t: int = 3, d: int = 3) -> int:
