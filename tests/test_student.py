@@ -1,7 +1,6 @@
 """Student versions: solutions become stubs, the copies are up to date, and they run to the first stub."""
 
 import json
-import os
 import re
 
 import nbformat

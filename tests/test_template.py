@@ -7,7 +7,6 @@ from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.models.registry import available, create
 from stconv_lite.models.template import FusionTemplate, position_names
 from stconv_lite.ops.droppath import variational_kl
-from stconv_lite.ops.fusion import FusionLayer, FusionTransition
 
 
 def test_registered():

@@ -34,7 +34,6 @@ Registered as ``<name>_18`` (blocks 2,2,2,2) and ``<name>_34`` (3,4,6,3), e.g.
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 from einops import rearrange
 from torch import Tensor

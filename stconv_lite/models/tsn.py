@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange, reduce
