@@ -11,8 +11,19 @@ NEEDS_GPU = {"07_ucf101"}
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_has_a_colab_badge_to_itself(path):
-    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
-    assert f"colab.research.google.com/github/stconv-lite/stconv_lite/blob/main/notebooks/{path.name}" in first
+    """Right under the chapter's introduction, in a cell of its own that the web book leaves out.
+
+    On GitHub and in Jupyter the badge opens the chapter in Colab. The web book has a launch button
+    (the rocket) for that instead, and leaving the badge out keeps every image on its pages local,
+    so they show even without a network (the browser test checks every image loads).
+    """
+    cells = json.loads(path.read_text())["cells"]
+    assert cells[0]["source"][0].startswith("# "), "the first cell opens with the chapter title"
+    badge = cells[1]
+    assert f"colab.research.google.com/github/stconv-lite/stconv_lite/blob/main/notebooks/{path.name}" in "".join(
+        badge["source"])
+    assert "colab-badge.svg" in "".join(badge["source"])
+    assert "remove-cell" in badge["metadata"].get("tags", []), "the badge cell should carry the remove-cell tag"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -20,7 +31,8 @@ def test_gpu_chapters_ask_colab_for_a_gpu_and_say_so(path):
     notebook = json.loads(path.read_text())
     if path.stem in NEEDS_GPU:
         assert notebook["metadata"].get("accelerator") == "GPU"
-        assert "needs a GPU" in "".join(notebook["cells"][0]["source"])
+        opening = "".join("".join(cell["source"]) for cell in notebook["cells"][:3])  # title, badge, aims
+        assert "needs a GPU" in opening
     else:
         assert "accelerator" not in notebook["metadata"], "only chapters that need a GPU ask for one"
 
