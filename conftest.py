@@ -10,22 +10,23 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_runtest_makereport(item, call):
-    """In CI a missing reference-vector file is a failure, not a skip.
+    """In CI a missing reference-vector file or a missing browser is a failure, not a skip.
 
     The tests that compare our operators with the authors' numbers read ``../shared/refvectors``
-    (beside the checkout). A user without that folder gets a skip with the reason; CI always has it,
-    so a skip there would hide a broken path and count an unchecked claim as passing.
+    (beside the checkout); the tests of the built book need Chromium and npm. A user without them
+    gets a skip with the reason; CI always has them (``.ci/run`` installs the browser), so a skip
+    there would hide a broken path and count an unchecked claim as passing.
     """
     import pytest
 
     if call.excinfo is None or not os.environ.get("CI") or not call.excinfo.errisinstance(pytest.skip.Exception):
         return None
     reason = str(call.excinfo.value)
-    if "_ref.pt" in reason or "reference vectors" in reason:
+    if "_ref.pt" in reason or "reference vectors" in reason or "no headless browser" in reason:
         from _pytest.reports import TestReport
 
         report = TestReport.from_item_and_call(item, call)
         report.outcome = "failed"
-        report.longrepr = f"reference vectors missing in CI: {reason}"
+        report.longrepr = f"a required test resource is missing in CI: {reason}"
         return report
     return None

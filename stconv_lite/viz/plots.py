@@ -7,6 +7,8 @@ for the common forms of colour blindness; grey-scale data (frames) use ``gray`` 
 
 from __future__ import annotations
 
+import re
+from html import escape
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -98,11 +100,14 @@ def frame_grid(
 
 
 def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, columns: int = 5,
-            suptitle: str | None = None):
+            suptitle: str | None = None, alt: str | None = None):
     """An HTML/JavaScript animation (``to_jshtml``) that plays in the static book without a kernel.
 
     Shapes:
         clips: one clip (C, T, H, W) / (T, H, W) or several (N, C, T, H, W) / list; played side by side.
+    Args:
+        alt: the text a screen reader reads for the animation; by default it names how many clips
+            and frames are shown.
     Returns:
         ``IPython.display.HTML``; the figure is closed so the notebook does not also show a still.
     """
@@ -136,7 +141,21 @@ def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, colu
     movie = animation.FuncAnimation(fig, draw, frames=t, interval=1000 / fps, blit=True)
     html = movie.to_jshtml(default_mode="loop")
     plt.close(fig)
-    return HTML(html)
+    return HTML(_accessible_jshtml(html, alt or f"Animation of {n} clip{'s' * (n > 1)}, {t} frames each"))
+
+
+# matplotlib's player links Font Awesome 4 (its button icons) from maxcdn.bootstrapcdn.com. The book
+# loads every other script from jsDelivr's npm mirror, so point the player there too, at an exact
+# version: one CDN for a reader's browser to reach, and one an offline test can serve from npm.
+_PLAYER_ICONS = "https://cdn.jsdelivr.net/npm/font-awesome@4.7.0/css/font-awesome.min.css"
+
+
+def _accessible_jshtml(html: str, alt: str) -> str:
+    """Give the player's frame ``<img>`` an alt text and its icon stylesheet a pinned URL."""
+    if '<img id="_anim_img' not in html:
+        raise RuntimeError("matplotlib's to_jshtml output changed: no frame <img> to give an alt text")
+    html = re.sub(r'href="https://maxcdn\.bootstrapcdn\.com/font-awesome/[^"]+"', f'href="{_PLAYER_ICONS}"', html)
+    return html.replace('<img id="_anim_img', f'<img alt="{escape(alt, quote=True)}" id="_anim_img', 1)
 
 
 def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: str | None = None) -> Figure:
