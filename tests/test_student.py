@@ -2,11 +2,13 @@
 
 import json
 import re
+import warnings
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbformat.warnings import MissingIDFieldWarning
 
 import stconv_lite
 from stconv_lite.tools import student
@@ -37,6 +39,20 @@ def test_solutions_are_replaced_by_stubs_and_exercises_kept():
     stubs = [s for c, s in zip(cells, sources) if c["cell_type"] == "code" and "NotImplementedError" in s]
     assert [re.search(r"exercise (\S+) is", s).group(1) for s in stubs] == ["ex-one", "ex-two"]
     assert any("{exercise} Two" in s for s in sources) and sources[-1].strip() == "## References"
+
+
+def test_every_cell_of_a_student_copy_has_a_valid_unique_id():
+    for path in CHAPTERS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MissingIDFieldWarning)
+            notebook = nbformat.reads(student.render(path), as_version=4)
+        nbformat.validate(notebook)
+        ids = [cell.id for cell in notebook.cells]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate cell ids"
+        stubs = [cell.id for cell in notebook.cells if "student-stub" in cell.metadata.get("tags", [])]
+        assert stubs and all(re.fullmatch(r"stub-[A-Za-z0-9_-]{1,59}", i) for i in stubs), stubs
+    assert student.stub_id("ex:odd label") == "stub-ex-odd-label"
+    assert len(student.stub_id("x" * 100)) == 64
 
 
 def test_an_unclosed_solution_is_an_error():

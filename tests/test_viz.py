@@ -81,12 +81,34 @@ def test_curves_and_scatter_build():
         accuracy_vs([1, 2], [0.5], ["x", "y"])
 
 
-def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
+def test_accuracy_vs_puts_chance_in_the_legend_and_labels_log_ticks_plainly():
+    fig = accuracy_vs([7.6e5, 7.9e6], [0.1, 0.2], ["a", "b"], chance=0.1)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "chance"]
+    low, high = ax.get_xlim()
+    assert [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high] == ["1M", "2M", "3M", "5M"]
+    assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
+    plt.close(fig)
+
+
+def test_explorer_shows_a_static_figure_then_controls_that_redraw_it(monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")
+    from IPython.display import Image
+
     from stconv_lite.viz import widgets as viz_widgets
 
-    shown = []
+    shown, updates = [], []
+
+    class FakeDisplayHandle:  # records what the real one would send to the front end
+        def display(self, obj):
+            shown.append(obj)
+
+        def update(self, obj):
+            updates.append(obj)
+
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr("IPython.display.DisplayHandle", FakeDisplayHandle)
     calls = []
 
     def render(value=1, fixed="f"):
@@ -96,18 +118,41 @@ def test_explorer_shows_a_static_figure_then_controls(monkeypatch):
         return fig
 
     result = viz_widgets.explorer(render, value=ipywidgets.IntSlider(value=3, min=0, max=5), fixed="g")
-    assert calls[0] == (3, "g")
-    from IPython.display import Image
-
+    assert calls == [(3, "g")]  # drawn once, in the default state
     assert isinstance(shown[0], Image) and shown[0].data.startswith(b"\x89PNG") and shown[-1] is result.box
     assert result.figure.axes[0].get_title() == "3"
     assert not plt.fignum_exists(result.figure.number)  # closed: the inline backend will not repeat it
+    # No Output widget in the box: its saved state would repeat the figure in the static book.
+    assert not any(isinstance(child, ipywidgets.Output) for child in result.box.children)
+    assert viz_widgets.NOTE in result.box.children[0].value
     slider = result.box.children[1].children[0]
-    slider.value = 5  # the live part redraws with the new value and the fixed argument
+    slider.value = 5  # the live part redraws the same display with the new value and the fixed argument
     assert calls[-1] == (5, "g")
+    assert len(updates) == 1 and isinstance(updates[0], Image) and updates[0].data != shown[0].data
     assert result._ipython_display_() is None  # ending a cell with it shows no second copy
     with pytest.raises(ValueError, match="matplotlib Figure"):
         viz_widgets.explorer(lambda: "not a figure")
+
+
+def test_settings_shows_the_controls_under_a_note(monkeypatch):
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from stconv_lite.viz import widgets as viz_widgets
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    choice = ipywidgets.Dropdown(options=["a", "b"], value="a")
+    flag = ipywidgets.Checkbox(value=False)
+    box = viz_widgets.settings(choice, flag)
+    assert shown == [box]
+    note, *controls = box.children
+    assert isinstance(note, ipywidgets.HTML) and viz_widgets.SETTINGS_NOTE in note.value
+    assert "Jupyter or Colab" in viz_widgets.SETTINGS_NOTE
+    assert controls == [choice, flag]
+    with pytest.raises(ValueError, match="ipywidgets controls; got str"):
+        viz_widgets.settings(choice, "not a widget")
+    with pytest.raises(ValueError, match="at least one"):
+        viz_widgets.settings()
+    assert len(shown) == 1  # nothing is displayed for rejected input
 
 
 def test_plots_do_not_need_ipywidgets():

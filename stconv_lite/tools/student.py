@@ -27,13 +27,19 @@ SOLUTION_START = re.compile(r"```\{solution-start\}\s*([\w:-]+)")
 SOLUTION_END = "```{solution-end}"
 
 
+def stub_id(label: str) -> str:
+    """A cell id for the stub of exercise ``label``: deterministic (the copies only change when the
+    chapter does) and valid for nbformat 4.5 (1-64 characters of ``[a-zA-Z0-9-_]``)."""
+    return ("stub-" + re.sub(r"[^A-Za-z0-9_-]", "-", label))[:64]
+
+
 def stub_cell(label: str) -> dict:
     source = (
         f"# Exercise {label}: your solution here.\n"
         f'raise NotImplementedError("exercise {label} is yours to solve; the instructor version has a solution")\n'
     )
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": ["student-stub"]}, "outputs": [],
-            "source": source}
+    return {"cell_type": "code", "execution_count": None, "id": stub_id(label),
+            "metadata": {"tags": ["student-stub"]}, "outputs": [], "source": source}
 
 
 def _text(cell: dict) -> str:
@@ -54,7 +60,11 @@ def student_version(notebook: dict) -> dict:
 
     def keep_markdown(template: dict, text: str) -> None:
         if text.strip():
-            cells.append({**copy.deepcopy(template), "source": text.strip("\n") + "\n"})
+            kept = {**copy.deepcopy(template), "source": text.strip("\n") + "\n"}
+            if "id" in kept and any(c.get("id") == kept["id"] for c in cells):
+                # the text after a solution, from the cell whose text before it is already kept
+                kept["id"] = f"{kept['id'][:60]}-end"
+            cells.append(kept)
 
     for cell in notebook["cells"]:
         if cell["cell_type"] != "markdown":

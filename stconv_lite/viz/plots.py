@@ -7,6 +7,7 @@ for the common forms of colour blindness; grey-scale data (frames) use ``gray`` 
 
 from __future__ import annotations
 
+import math
 import re
 from html import escape
 from typing import Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 from einops import rearrange
-from matplotlib import animation
+from matplotlib import animation, ticker
 from matplotlib.figure import Figure
 
 #: Okabe & Ito (2008), "Color Universal Design" (https://jfly.uni-koeln.de/color/): eight colours
@@ -218,10 +219,38 @@ def plot_curves(histories, metric: str = "acc", title: str | None = None) -> Fig
     return fig
 
 
+def _short_number(value: float, _position=None) -> str:
+    """A short tick label: 50000 -> '50k', 2000000 -> '2M', 0.5 -> '0.5'."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:g}{suffix}"
+    return f"{value:g}"
+
+
+def _plain_log_ticks(ax) -> None:
+    """Label a log x-axis with short plain numbers (50k, 2M), as many as fit, and no minor tick labels.
+
+    matplotlib's default labels minor ticks (2x10^6, 3x10^6, ...) only when the data span less than
+    a decade, so neighbouring plots get different labels, and those labels can overlap.
+    """
+    low, high = ax.get_xlim()
+    decades = math.log10(high / low)
+    # the narrower the span, the more of 1, ..., 9 x 10^k get a label (at least two labels)
+    subs = range(1, 10) if decades < 0.5 else (1, 2, 3, 5) if decades < 1.5 else (1, 2, 5) if decades < 3 else (1,)
+    ax.xaxis.set_major_locator(ticker.LogLocator(subs=[float(s) for s in subs]))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_short_number))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], yerr: Sequence[float] | None = None,
                 xlabel: str = "parameters", ylabel: str = "accuracy", logx: bool = True,
-                title: str | None = None) -> Figure:
-    """One labelled point per model (with error bars when ``yerr`` is given): accuracy vs cost."""
+                title: str | None = None, chance: float | None = None) -> Figure:
+    """One labelled point per model (with error bars when ``yerr`` is given): accuracy vs cost.
+
+    Args:
+        chance: if given, the accuracy of guessing (1 / number of classes), drawn as a dotted line
+            labelled "chance" in the legend.
+    """
     if not len(x) == len(y) == len(labels) or (yerr is not None and len(yerr) != len(x)):
         raise ValueError(f"x, y, labels (and yerr) must have one entry per model; got lengths "
                          f"{len(x)}, {len(y)}, {len(labels)}" + ("" if yerr is None else f", {len(yerr)}"))
@@ -229,10 +258,15 @@ def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], y
     for i, (xi, yi, label) in enumerate(zip(x, y, labels)):
         err = None if yerr is None else yerr[i]
         ax.errorbar(xi, yi, yerr=err, fmt="o", color=PALETTE[i % len(PALETTE)], capsize=3, label=label)
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls=":", label="chance")
     if logx:
         ax.set_xscale("log")
+        _plain_log_ticks(ax)
     ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
     ax.set_title(title or f"{ylabel} vs {xlabel}")
-    ax.legend(fontsize=7, loc="best")
+    handles, names = ax.get_legend_handles_labels()
+    order = sorted(range(len(names)), key=lambda i: names[i] == "chance")  # the models first, chance last
+    ax.legend([handles[i] for i in order], [names[i] for i in order], fontsize=7, loc="best")
     fig.tight_layout()
     return fig
