@@ -16,11 +16,13 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Make ``value`` available to the book's text as ``{glue:}`name```; returns ``value``.
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Make ``value`` available to the book's text as ``{glue:}`name```.
 
     In the book build this is myst-nb's ``glue``; elsewhere (Colab, plain Jupyter without myst-nb)
-    it just shows the value when ``display`` is true, so the notebook runs everywhere.
+    it just shows the value when ``display`` is true, so the notebook runs everywhere. It returns
+    nothing, like myst-nb's: a cell that ends with a ``glue`` call must not echo the value onto the
+    page as a stray ``'0.912'``.
     """
     try:
         from myst_nb import glue as myst_glue
@@ -29,9 +31,9 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
             from IPython.display import display as show
 
             show(value)
-        return value
+        return None
     myst_glue(name, value, display=display)
-    return value
+    return None
 
 
 def format_float(value: float, digits: int = 3) -> str:

@@ -77,7 +77,8 @@ def build_book(repo: Path = REPO, timeout_s: int = 1500) -> BookBuild:
     seconds = time.perf_counter() - start
     log = done.stdout + done.stderr
     BUILD_DIR.mkdir(exist_ok=True)
-    (BUILD_DIR / "book-build.log").write_text(log)
+    (BUILD_DIR / "book-build.log").write_text(f"# jupyter-book build, quick scale: exit {done.returncode} "
+                                              f"after {seconds:.0f} s\n{log}")
     return BookBuild(html=repo / "_build" / "html", returncode=done.returncode, seconds=seconds, log=log)
 
 
