@@ -61,6 +61,25 @@ def test_every_page_of_the_toc_was_built(built_book):
     assert missing == []
 
 
+# Every chapter figure is drawn at 100 dpi and shown at most as wide as the text column, so its
+# width in inches decides how large its lettering looks: within this band, fonts look alike.
+FIGURE_INCHES = (2.5, 12.5)
+
+
+def test_chapter_figures_have_consistent_sizes(built_book):
+    from PIL import Image
+
+    odd = []
+    for page in sorted((built_book / "notebooks").glob("*.html")):
+        for source in re.findall(r'<img\b[^>]*\bsrc="(\.\./_images/[^"]+\.png)"', page.read_text()):
+            with Image.open(page.parent / source) as image:
+                dpi = image.info.get("dpi", (100, 100))[0]
+                inches = image.size[0] / dpi
+            if not FIGURE_INCHES[0] <= inches <= FIGURE_INCHES[1]:
+                odd.append(f"{page.name}: {source} is {inches:.1f} in wide")
+    assert odd == [], f"figures outside {FIGURE_INCHES} inches: {odd}"
+
+
 def _cdn_urls_in_sources() -> dict[str, list[str]]:
     """jsDelivr npm URLs named in the book's configuration and in the package's HTML output code."""
     sources = [REPO / "_config.yml", REPO / "stconv_lite" / "viz" / "plots.py"]
