@@ -61,6 +61,16 @@ def test_every_page_of_the_toc_was_built(built_book):
     assert missing == []
 
 
+def test_no_markdown_left_unrendered(built_book):
+    """Tables that code displays as Markdown must come out as tables, not as rows of pipes."""
+    raw = []
+    for relative in page_paths(built_book):
+        html = re.sub(r"<(pre|code|script)\b[\s\S]*?</\1>", "", (built_book / relative).read_text())
+        # A table's separator row; Sphinx's smart quotes turn its "---" into an em dash.
+        raw += [f"{relative}: {m[:60]}" for m in re.findall(r"\|\s*:?(?:-{3,}|\u2014)[^<]{0,50}", html)]
+    assert raw == [], f"Markdown tables printed as text: {raw[:10]}"
+
+
 # Every chapter figure is drawn at 100 dpi and shown at most as wide as the text column, so its
 # width in inches decides how large its lettering looks: within this band, fonts look alike.
 FIGURE_INCHES = (2.5, 12.5)
