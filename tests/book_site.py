@@ -2,7 +2,7 @@
 
 Three pieces, used by ``tests/conftest.py`` and ``tests/test_book_*.py``:
 
-* :func:`build_book` runs ``jupyter-book build . -W --keep-going`` at quick scale (every chapter
+* :func:`build_book` runs ``jupyter-book build . -W --keep-going --all`` at quick scale (every chapter
   executed, every Sphinx warning an error), exactly as a reader's build would, and keeps its log.
 * :class:`OfflineCDN` answers the browser's requests for ``https://cdn.jsdelivr.net/npm/<pkg>@<ver>/<file>``
   from an npm install of the exact versions pinned in ``tests/browser_assets/package.json``. The
@@ -70,7 +70,8 @@ def build_book(repo: Path = REPO, timeout_s: int = 1500) -> BookBuild:
     env.update(STCONV_SCALE="quick", STCONV_OFFLINE=env.get("STCONV_OFFLINE", "1"))
     # The same interpreter as the tests (not whichever `jupyter-book` is first on PATH).
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-               "build", str(repo), "-W", "--keep-going"]
+               "build", str(repo), "-W", "--keep-going",
+               "--all"]  # every page re-read and re-executed: a stale _build must not hide a warning
     start = time.perf_counter()
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
                           timeout=timeout_s, check=False)  # the tests read the exit code and the log

@@ -1,7 +1,7 @@
 """The book builds, strictly, and what it links to exists.
 
 ``test_book_builds_strictly`` is the build CI relies on: every chapter executed at quick scale,
-every Sphinx warning an error (``jupyter-book build . -W --keep-going``). The other tests read the
+every Sphinx warning an error (``jupyter-book build . -W --keep-going --all``). The other tests read the
 HTML it produced, so they need no browser.
 """
 
