@@ -30,7 +30,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 ASSET_SPEC = REPO / "tests" / "browser_assets"
@@ -187,5 +186,7 @@ def page_paths(html: Path) -> list[str]:
     return sorted(str(p.relative_to(html)) for p in pages if p.name not in {"genindex.html", "search.html"})
 
 
-def external(url: str) -> bool:
-    return urlsplit(url).scheme in {"http", "https"}
+def toc_documents() -> list[str]:
+    """The root and every file that ``_toc.yml`` lists, without suffix (``notebooks/01_videos_as_tensors``)."""
+    toc = (REPO / "_toc.yml").read_text()
+    return [re.search(r"root:\s*(\S+)", toc)[1], *re.findall(r"file:\s*(\S+)", toc)]
