@@ -40,6 +40,8 @@ try:
 except ImportError:  # the browser fixture skips, saying so
     PlaywrightTimeout = sync_playwright = None
 
+from stconv_lite.viz.widgets import NOTE as EXPLORER_NOTE  # noqa: E402 (after the optional import)
+
 pytestmark = pytest.mark.book
 
 CHAPTERS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -77,14 +79,15 @@ IMAGE_REPORT = """() => [...document.querySelectorAll('img')].map(img => ({
   content: img.src.includes('/_images/') || (img.id || '').startsWith('_anim_img'),
 }))"""
 
-WIDGET_REPORT = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
+WIDGET_REPORT = """explorerNote => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
   .map(script => {
     const output = script.closest('.cell_output') || script.parentElement;
     const drawn = output.querySelector('.jupyter-widgets');
     return {
       drawn: !!drawn,
-      // An explorer: its output area redraws a figure, so the static book needs the figure itself.
-      redraws_a_figure: !!drawn && !!drawn.querySelector('.jupyter-widgets-output-area, .widget-output'),
+      // An explorer (its note, or an output area) redraws a figure: the static book needs the figure itself.
+      redraws_a_figure: !!drawn && (drawn.innerText.includes(explorerNote)
+                                    || !!drawn.querySelector('.jupyter-widgets-output-area, .widget-output')),
       static_figure: !!output.querySelector('img[src*="/_images/"]'),
       says_interactive: /Jupyter or Colab/i.test(output.innerText),
     };
@@ -158,7 +161,7 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
                 (s.closest('.cell_output') || s.parentElement).querySelector('.jupyter-widgets'))""", timeout=30_000)
         except PlaywrightTimeout:  # the report below says which views were not drawn
             report.js_errors.append("the widget manager did not draw every saved view within 30 s")
-        report.widgets = page.evaluate(WIDGET_REPORT)
+        report.widgets = page.evaluate(WIDGET_REPORT, EXPLORER_NOTE)
     report.animations = [_play(page, player) for player in page.locator("div.animation").all()]
     report.images = page.evaluate(IMAGE_REPORT)
     report.screenshot = SCREENSHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")
