@@ -34,13 +34,13 @@ from book_site import (
     toc_documents,
 )
 
+from stconv_lite.viz.widgets import NOTE as EXPLORER_NOTE
+
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 except ImportError:  # the browser fixture skips, saying so
     PlaywrightTimeout = sync_playwright = None
-
-from stconv_lite.viz.widgets import NOTE as EXPLORER_NOTE  # noqa: E402 (after the optional import)
 
 pytestmark = pytest.mark.book
 
