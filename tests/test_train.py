@@ -252,3 +252,63 @@ def test_bad_arguments():
     empty = DataLoader(TensorDataset(torch.empty(0, 6), torch.empty(0).long()))
     with pytest.raises(ValueError, match="no batches"):
         evaluate(make_model(), empty, device="cpu")
+
+
+def test_step_budget_stops_mid_epoch_and_says_why():
+    _, _, loader = make_problem()  # 96 samples, batch 16: 6 steps per epoch
+    history = fit(make_model(), loader, 10, lr=1e-2, device="cpu", progress=False, max_steps=9)
+    assert history.steps == [6, 9] and history.total_steps == 9
+    assert "step budget of 9" in history.stop_reason
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    _, _, loader = make_problem()
+    model = make_model()
+    seen = []
+
+    def record(end):
+        seen.append((end.epoch, {k: v.clone() for k, v in end.model.state_dict().items()}))
+
+    # Validation accuracy on this easy problem saturates within a few epochs, so a run of 30 stops
+    # exactly 2 epochs after its last strict improvement, and the model holds that epoch's weights.
+    history = fit(model, loader, 30, val_loader=loader, lr=1e-2, device="cpu", progress=False,
+                  patience=2, restore_best=True, callbacks=[record])
+    best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i))
+    assert len(history.val_acc) < 30 and len(history.val_acc) - best_epoch == 2
+    assert history.stop_reason == "no validation gain for 2 epochs"
+    best_state = dict(seen)[best_epoch]
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, best_state[name], rtol=0, atol=0)
+
+
+def test_a_callback_can_stop_training():
+    _, _, loader = make_problem()
+    history = fit(make_model(), loader, 10, device="cpu", progress=False, callbacks=[lambda end: end.epoch == 3])
+    assert len(history.train_loss) == 3 and history.stop_reason == "stopped by a callback"
+
+
+def test_budget_arguments_are_checked():
+    _, _, loader = make_problem()
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        fit(make_model(), loader, 1, device="cpu", progress=False, max_steps=0)
+    with pytest.raises(ValueError, match="pass a val_loader"):
+        fit(make_model(), loader, 1, device="cpu", progress=False, patience=3)
+
+
+def test_resume_keeps_early_stopping_state(tmp_path):
+    """An interrupted run with patience resumes to the same stop and the same best weights."""
+    _, _, loader = make_problem()
+    reference_model = make_model()
+    reference = fit(reference_model, loader, 12, val_loader=loader, lr=3e-2, device="cpu", progress=False,
+                    seed=2, patience=2, restore_best=True)
+    path = tmp_path / "es.pt"
+    _, _, loader = make_problem()
+    fit(make_model(), loader, 2, val_loader=loader, lr=3e-2, device="cpu", progress=False, seed=2,
+        patience=2, restore_best=True, checkpoint_path=path)
+    _, _, loader = make_problem()
+    resumed_model = make_model(seed=5)
+    resumed = fit(resumed_model, loader, 12, val_loader=loader, lr=3e-2, device="cpu", progress=False, seed=2,
+                  patience=2, restore_best=True, checkpoint_path=path, resume=True)
+    assert resumed.val_acc == reference.val_acc and resumed.stop_reason == reference.stop_reason
+    for name, tensor in reference_model.state_dict().items():
+        torch.testing.assert_close(resumed_model.state_dict()[name], tensor, rtol=0, atol=0)
