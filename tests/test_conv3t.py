@@ -166,3 +166,96 @@ def test_param_groups_separate_the_transforms():
     assert [g["lr"] for g in groups] == [1e-3, 1e-2]
     assert len(groups[1]["params"]) == 4 and len(groups[0]["params"]) == 4  # K1, bias, conv w, b
     assert len(param_groups(nn.Conv3d(1, 1, 1), lr=1e-3)) == 1
+
+
+# ---------------------------------------------------------------- speed-related behaviour
+def _count_ops(fn) -> int:
+    """How many ATen operators ``fn`` dispatches (each is at least one kernel launch on a GPU)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Counter.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    with Counter():
+        fn()
+    return Counter.calls
+
+
+def test_matrix_generation_launches_the_same_few_ops_whatever_the_layer_size():
+    def generate(channels):
+        layer = Conv3T(channels, channels, 3)
+        return lambda: layer.kernel().sum().backward()
+
+    small, large = _count_ops(generate(4)), _count_ops(generate(64))
+    assert small == large  # independent of channels: nothing loops over filters or channels
+    assert small < 220  # forward + backward, views included (the one-hot version dispatched 312)
+
+
+def test_eval_kernel_is_cached_until_a_parameter_changes():
+    layer = _layer(k=(3, 3, 3)).eval()
+    x = torch.randn(1, 2, 4, 5, 5)
+    with torch.no_grad():
+        first = layer.kernel()
+        assert layer.kernel() is first  # no regeneration while nothing changed
+        layer.set_transforms(rotation_deg=20.0)  # in-place change bumps the version counter
+        rotated = layer.kernel()
+        assert rotated is not first
+        assert_close(rotated, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
+                                              layer.tx, layer.ty))
+        out = layer(x)
+    assert_close(out, F.conv3d(x, layer.kernel().detach(), layer.bias))
+
+
+def test_cache_follows_load_state_dict_dtype_changes_and_optimiser_steps():
+    layer = _layer(k=(3, 3, 3))
+    other = _layer(k=(3, 3, 3)).set_transforms(tx_px=0.5)
+    with torch.no_grad():
+        torch.nn.init.normal_(other.first_slice)
+        before = layer.kernel()
+        layer.load_state_dict(other.state_dict())
+        assert_close(layer.kernel(), other.kernel())
+        assert not torch.equal(layer.kernel(), before)
+        assert layer.double().kernel().dtype == torch.float64  # .to() drops the cache
+    layer.float()
+    optimiser = torch.optim.SGD(layer.parameters(), lr=0.1)
+    layer(torch.randn(1, 2, 4, 5, 5)).square().sum().backward()
+    with torch.no_grad():
+        stale = layer.kernel()
+    optimiser.step()
+    with torch.no_grad():
+        fresh = layer.kernel()
+    assert not torch.equal(fresh, stale)
+    assert_close(fresh, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
+                                        layer.tx, layer.ty).detach())
+
+
+def test_training_kernel_keeps_its_graph():
+    layer = _layer(k=(3, 3, 3))
+    with torch.no_grad():
+        layer.kernel()  # a cached entry must not leak into training
+    kernel = layer.kernel()
+    assert kernel.requires_grad and kernel.grad_fn is not None
+
+
+def test_failed_compilation_falls_back_to_eager(monkeypatch):
+    from stconv_lite.ops import conv3t
+
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no compiler here")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    try:
+        assert conv3t.compile_generation(True)
+        layer = _layer(k=(3, 3, 3)).set_transforms(rotation_deg=10.0)
+        with pytest.warns(RuntimeWarning, match="eager"):
+            kernel = layer.kernel()
+        assert_close(kernel, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
+                                             layer.tx, layer.ty, method="grid_sample"))
+    finally:
+        conv3t.compile_generation(False)

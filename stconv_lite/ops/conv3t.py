@@ -19,14 +19,20 @@ Conventions (the authors' code, so that their reference numbers are reproduced):
   :meth:`Conv3T.readable_parameters` converts to degrees and taps (pixels of the kernel grid);
 * identity at initialisation, so the kernel is $K_{:,:,1}$ stacked $l$ times.
 
-Efficiency: all filters are resampled together (one ``grid_sample`` per slice step, the filters on
-the batch axis and the input channels on the channel axis), then a single ``conv3d`` runs. The
-kernel is tiny next to a video batch, so the extra cost over ``nn.Conv3d`` is small.
+Efficiency: the resampling matrices of all filters and steps come from one closed-form outer product
+(:func:`interpolation_matrices`), their running products from $l-2$ batched matrix products, and
+slices $2..l$ of the whole kernel from one ``bmm``; then a single ``conv3d`` runs. The number of
+operations is the same for every layer size (no loop over filters, no one-hot scatter, no host
+synchronisation), and :func:`compile_generation` can fuse the small ones on a GPU. With gradients
+off (evaluation) the kernel is generated once and cached until a parameter changes. What remains is
+memory traffic: the generated kernel is written once and its gradient read back, which matters
+only where the activations are as small as the kernel (deep layers on tiny clips).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn as nn
@@ -37,8 +43,8 @@ from torch import Tensor
 from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised
 
 __all__ = [
-    "Conv3T", "generate_kernel", "interpolation_matrices", "load_authors_state_dict",
-    "TRANSFORM_NAMES", "param_groups",
+    "Conv3T", "generate_kernel", "interpolation_matrices", "transform_products", "compile_generation",
+    "load_authors_state_dict", "TRANSFORM_NAMES", "param_groups",
 ]
 
 TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
@@ -59,32 +65,97 @@ def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:
     return rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
 
 
+def _tent_weights(coord: Tensor, size: int) -> Tensor:
+    """Bilinear weights along one axis: how much a sample at ``coord`` takes from each of ``size`` taps.
+
+    The sample lies between taps ``floor(coord)`` and ``floor(coord) + 1`` and takes ``1 - frac`` and
+    ``frac`` from them; every other tap, and every tap outside the kernel, gets 0 (zero padding).
+    Written with ``floor`` (not ``max(0, 1 - |coord - j|)``) so that the gradient is the one-sided
+    one of ``grid_sample``: the tent's kink would give a zero subgradient exactly at the identity.
+    Pure element-wise arithmetic: no one-hot scatter, no index tensors, no host synchronisation.
+
+    Shapes:
+        coord: (...) in tap units -> (..., size)
+    """
+    lower = torch.floor(coord).detach()
+    frac = rearrange(coord - lower, "... -> ... 1")
+    # offset of every tap from the lower neighbour: 0 is that neighbour, 1 the upper one
+    offset = torch.arange(size, dtype=coord.dtype, device=coord.device) - rearrange(lower, "... -> ... 1")
+    zero = torch.zeros((), dtype=coord.dtype, device=coord.device)
+    return torch.where(offset == 0, 1 - frac, torch.where(offset == 1, frac, zero))
+
+
 def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
     r"""The bilinear resampling of appendix A (eq. 7-9) as one matrix per (step, filter).
 
     Entry $[p, q]$ is the weight that output tap $p$ gives input tap $q$: the tent function
-    $\max(0, 1-|G_x - j|)\max(0, 1-|G_y - i|)$ of eq. 9, written with ``floor`` so that its
-    gradient on the grid is the one-sided one of ``grid_sample`` (the tent's kink would give a zero
-    subgradient exactly at the identity initialisation). Taps that read outside the kernel get no
-    weight (zero padding).
+    $\max(0, 1-|G_x - j|)\max(0, 1-|G_y - i|)$ of eq. 9. It factorises into a weight along x times a
+    weight along y (:func:`_tent_weights`), so all matrices of all steps and filters come from one
+    outer product, with the one-sided gradient of ``grid_sample`` at the grid points. Taps that read
+    outside the kernel get no weight (zero padding).
 
     Shapes:
         thetas: (L-1, O, 2, 3) -> (L-1, O, H*W, H*W)
     """
     grids = _sampling_grids(thetas, height, width)
-    x = (grids[..., 0] + 1) * (width - 1) / 2  # normalised -> tap coordinates (align_corners=True)
-    y = (grids[..., 1] + 1) * (height - 1) / 2
-    x0, y0 = torch.floor(x).detach(), torch.floor(y).detach()
-    fx, fy = x - x0, y - y0
-    matrix = x.new_zeros(*x.shape, height * width)
-    for dx, wx in ((0, 1 - fx), (1, fx)):
-        for dy, wy in ((0, 1 - fy), (1, fy)):
-            col, row = x0 + dx, y0 + dy
-            inside = (col >= 0) & (col <= width - 1) & (row >= 0) & (row <= height - 1)
-            index = torch.where(inside, row * width + col, 0).long()
-            one_hot = F.one_hot(index, height * width).to(x.dtype)
-            matrix = matrix + (wx * wy * inside)[..., None] * one_hot
-    return rearrange(matrix, "l o h w q -> l o (h w) q")
+    x = (grids[..., 0] + 1) * ((width - 1) / 2)  # normalised -> tap coordinates (align_corners=True)
+    y = (grids[..., 1] + 1) * ((height - 1) / 2)
+    along_x = _tent_weights(x, width)  # (L-1, O, H, W, j)
+    along_y = _tent_weights(y, height)  # (L-1, O, H, W, i)
+    matrix = rearrange(along_y, "... i -> ... i 1") * rearrange(along_x, "... j -> ... 1 j")
+    return rearrange(matrix, "l o h w i j -> l o (h w) (i j)")
+
+
+def transform_products(
+    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, height: int, width: int,
+) -> Tensor:
+    r"""The resampling matrices that map the first slice to every later slice, $\Theta_b\cdots\Theta_1$.
+
+    Everything that depends on the transforms but not on the channels: the affine matrices, the
+    interpolation matrices of every step (one closed-form outer product) and their running product
+    over the steps (eq. 5). A few dozen element-wise operations on (L-1) x O tiny matrices, the
+    same count for every layer size; :func:`compile_generation` can fuse them into a handful of
+    kernels on a GPU.
+
+    Shapes:
+        scale, rotation, tx, ty: (L-1, O) -> (O, L-1, H*W, H*W); row b is the product of steps 1..b+1.
+    """
+    thetas = affine_matrix(scale, rotation, tx, ty)  # (L-1, O, 2, 3)
+    steps = interpolation_matrices(thetas, height, width)  # (L-1, O, P, P)
+    products = [steps[0]]
+    for step in steps[1:]:  # sequential: slice b+1 is slice b resampled, not slice 1
+        products.append(torch.bmm(step, products[-1]))
+    return torch.stack(products, dim=1)
+
+
+_products = transform_products  # replaced by a compiled version by compile_generation()
+
+
+def compile_generation(enabled: bool = True) -> bool:
+    """Fuse :func:`transform_products` with ``torch.compile`` (for GPUs); ``False`` restores eager.
+
+    Optional and off by default: eager mode is what runs on CPUs, in tests and wherever a compiler
+    is missing; compiling costs seconds on the first call of every new shape. If compilation fails
+    when first used, a warning is issued and eager mode is restored. Returns whether it is on.
+    """
+    global _products
+    if not enabled:
+        _products = transform_products
+        return False
+    compiled = torch.compile(transform_products, dynamic=True)
+
+    def guarded(*args):
+        global _products
+        try:
+            return compiled(*args)
+        except Exception as error:  # a missing compiler or backend must never stop training
+            warnings.warn(f"compiled 3TConv kernel generation failed ({error!r}); using eager mode",
+                          RuntimeWarning, stacklevel=2)
+            _products = transform_products
+            return transform_products(*args)
+
+    _products = guarded
+    return True
 
 
 def generate_kernel(
@@ -98,11 +169,12 @@ def generate_kernel(
         scale, rotation, tx, ty: one row per slice step, one column per output filter
             (radians; normalised translation).
         method: ``"matrix"`` writes each resampling step as an interpolation matrix
-            $\Theta_b$, multiplies them up ($\Theta_{b}\cdots\Theta_1$, the product of eq. 5) and
-            applies all slices in one ``einsum``; ``"grid_sample"`` resamples slice by slice with
-            ``grid_sample`` as the authors do. Both give the same kernel. ``"auto"`` picks the
-            matrices for kernels of at most 3x3 taps (many channels, tiny matrices: faster) and
-            ``grid_sample`` for larger slices (the matrices grow with the fourth power of k).
+            $\Theta_b$, multiplies them up ($\Theta_{b}\cdots\Theta_1$, the product of eq. 5,
+            :func:`transform_products`) and applies all slices in one batched matrix product;
+            ``"grid_sample"`` resamples slice by slice with ``grid_sample`` as the authors do. Both
+            give the same kernel. ``"auto"`` picks the matrices for kernels of at most 3x3 taps
+            (many channels, tiny matrices: faster) and ``grid_sample`` for larger slices (the
+            matrices grow with the fourth power of k, the bilinear taps only with the square).
 
     Shapes:
         first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W).
@@ -117,27 +189,26 @@ def generate_kernel(
         raise ValueError(f"method must be 'auto', 'matrix' or 'grid_sample'; got {method!r}")
     if method == "auto":
         method = "matrix" if height * width <= 9 else "grid_sample"
-    thetas = affine_matrix(scale, rotation, tx, ty).to(first_slice.dtype)  # (L-1, O, 2, 3)
-    steps = thetas.shape[0]
-    if steps == 0:  # depth 1: a per-frame 2D kernel
+    if scale.shape[0] == 0:  # depth 1: a per-frame 2D kernel
         return rearrange(first_slice, "o i h w -> o i 1 h w")
     if method == "grid_sample":
+        thetas = affine_matrix(scale, rotation, tx, ty).to(first_slice.dtype)  # (L-1, O, 2, 3)
         # the filters are grid_sample's batch and the input channels its channels, which shares
         # one transform across all inputs of a filter
         grids = _sampling_grids(thetas, height, width)
         slices = [first_slice]
-        for step in range(steps):  # sequential: slice b+1 is slice b resampled, not slice 1
+        for step in range(thetas.shape[0]):  # sequential: slice b+1 is slice b resampled
             slices.append(F.grid_sample(slices[-1], grids[step], mode="bilinear",
                                         padding_mode="zeros", align_corners=True))
         return torch.stack(slices, dim=2)
-    steps_matrices = interpolation_matrices(thetas, height, width)  # (L-1, O, P, P)
-    cumulative = [torch.eye(height * width, dtype=first_slice.dtype, device=first_slice.device)
-                  .expand(out_channels, -1, -1)]
-    for step in range(steps):  # tiny (P x P) products; the kernel itself is touched once below
-        cumulative.append(torch.bmm(steps_matrices[step], cumulative[-1]))
+    products = _products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
-    kernel = torch.einsum("otpq,oiq->oitp", torch.stack(cumulative, dim=1), flat)
-    return rearrange(kernel, "o i t (h w) -> o i t h w", h=height)
+    # Slices 2..l of every filter in one batched product, (I x P) @ (P x (l-1) P) per filter: the
+    # only step whose cost grows with the channels, and one BLAS call whatever the layer size.
+    later = torch.bmm(flat, rearrange(products, "o t p q -> o q (t p)"))
+    # Slice 1 is the first slice itself: concatenated, not multiplied by an identity matrix.
+    kernel = torch.cat([flat, later], dim=2)
+    return rearrange(kernel, "o i (t h w) -> o i t h w", h=height, w=width)
 
 
 class Conv3T(nn.Module):
@@ -185,6 +256,7 @@ class Conv3T(nn.Module):
         self.tx = nn.Parameter(torch.zeros(steps, out_channels))
         self.ty = nn.Parameter(torch.zeros(steps, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self._kernel_cache: tuple | None = None  # see kernel(): (key, parameters, kernel)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -207,10 +279,37 @@ class Conv3T(nn.Module):
     def kernel(self) -> Tensor:
         """The generated 3D kernel, differentiable in ``first_slice`` and the four transform parameters.
 
+        When no gradient can flow to the parameters (``torch.no_grad()``, inference mode, or frozen
+        parameters), e.g. evaluating a model, the kernel is generated once and reused until a
+        parameter changes. The cache is keyed on each parameter's storage and version counter, which
+        every in-place update bumps (optimiser steps, ``load_state_dict``, ``set_transforms``);
+        ``.to()`` / ``.cuda()`` / ``.double()`` and ``load_state_dict`` also drop it explicitly.
+
         Shapes:
             -> (C_out, C_in/groups, l, n, m)
         """
-        return generate_kernel(self.first_slice, self.scale, self.rotation, self.tx, self.ty)
+        parameters = (self.first_slice, self.scale, self.rotation, self.tx, self.ty)
+        if (torch.is_grad_enabled() and any(p.requires_grad for p in parameters)) \
+                or torch.compiler.is_compiling():
+            self._kernel_cache = None  # training: a fresh graph every step, and no stale copy kept
+            return generate_kernel(*parameters)
+        key = (torch.is_inference_mode_enabled(),
+               *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters))
+        if self._kernel_cache is None or self._kernel_cache[0] != key:
+            with torch.no_grad():
+                kernel = generate_kernel(*parameters)
+            # holding the parameters' tensors keeps their storage alive, so a data pointer in the
+            # key cannot be reused by another tensor while the entry exists
+            self._kernel_cache = (key, tuple(p.detach() for p in parameters), kernel)
+        return self._kernel_cache[2]
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(), ...: the cached kernel is stale
+        self._kernel_cache = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._kernel_cache = None
+        super()._load_from_state_dict(*args, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
         r"""3D convolution with the generated kernel: eq. (5) of the 3TConv paper.
