@@ -70,8 +70,53 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers and Colab restrict)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def recommended_threads(cores: int | None = None) -> int:
+    """How many intra-op threads torch should use for training here: ``STCONV_THREADS`` if set, else
+    1 on machines with at most 2 cores (CI, Colab, laptops) and half the cores (at most 8) on bigger ones.
+
+    Why so few: OpenMP threads spin while they wait for each other. On a 2-core machine with
+    anything else busy (a second notebook, the Jupyter server, a data loader, another test), two
+    torch threads spent most of their time waiting for a core: measured here, one busy neighbour
+    made a 2-thread run about 100x slower than a 1-thread run, while on an idle machine the
+    second thread saved at most ~1.6x. One thread is the choice that cannot go badly wrong.
+    """
+    value = os.environ.get("STCONV_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"STCONV_THREADS must be a positive integer; got {value!r}")
+        return int(value)
+    cores = available_cores() if cores is None else cores
+    return 1 if cores <= 2 else min(cores // 2, 8)
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads deliberately (default :func:`recommended_threads`); return the number.
+
+    Every chapter's config cell and the experiment runner call this, so no run inherits whatever
+    the machine happens to default to (torch picks one thread per core, oversubscribing a busy box).
+    DataLoaders in this package use no worker processes for Video-MNIST (clips are rendered in
+    batches in the main process), so the threads set here are all the compute a run asks for.
+    """
+    threads = recommended_threads() if threads is None else threads
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int; got {threads!r}")
+    torch.set_num_threads(threads)
+    return threads
+
+
 def describe() -> str:
     """One line for the top of a notebook: scale, device and versions."""
     device = get_device()
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
-    return f"scale={get_scale()} device={device} ({name}) torch={torch.__version__}"
+    return (
+        f"scale={get_scale()} device={device} ({name}) torch={torch.__version__} "
+        f"threads={torch.get_num_threads()}"
+    )

@@ -229,3 +229,73 @@ def test_bad_lower_level_arguments():
         make_loaders(batch_size=0, source="bundled")
     with pytest.raises(IndexError):
         dataset()[30]
+
+
+# --- label="reversal": the direction of time is the label, and nothing else carries it ----------
+
+from stconv_lite.data.video_mnist import REVERSAL_CLASSES, class_names, reversal_parameters  # noqa: E402
+
+
+def test_reversal_backward_clips_are_forward_clips_reversed_exactly():
+    dataset = VideoMNIST("test", clips_per_class=3, label="reversal", frames=12, source="bundled", return_params=True)
+    for first in range(0, len(dataset), 2):
+        forward, backward = dataset[first], dataset[first + 1]
+        assert forward[1] % 2 == 0 and backward[1] == forward[1] + 1
+        torch.testing.assert_close(backward[0], forward[0].flip(1), rtol=0, atol=0)
+        torch.testing.assert_close(backward[2], forward[2].flip(0), rtol=0, atol=0)
+        assert dataset.describe_clip(first)["row"] == dataset.describe_clip(first + 1)["row"]
+    assert len(REVERSAL_CLASSES) == 10 and class_names("reversal") == REVERSAL_CLASSES
+
+
+def test_reversal_forward_motions_have_a_direction():
+    g = torch.Generator().manual_seed(3)
+    scale, angle, dx, dy = reversal_parameters(0, 10, g).unbind(-1)
+    assert (dx.diff() > 0).all()  # translate right
+    assert (reversal_parameters(1, 10, g)[:, 3].diff() > 0).all()  # down
+    assert (reversal_parameters(2, 10, g)[:, 0].diff() > 0).all()  # grow
+    assert (reversal_parameters(3, 10, g)[:, 1].diff() > 0).all()  # counter-clockwise
+    with pytest.raises(ValueError, match="0..4"):
+        reversal_parameters(5)
+
+
+class _FrameOrderBlind(torch.nn.Module):
+    """Permutation invariant by construction: per-frame features, summed over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.frame = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16, 64), torch.nn.ReLU())
+        self.head = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        from einops import rearrange, reduce
+
+        per_frame = self.frame(rearrange(x, "b c t h w -> (b t) c h w"))
+        return self.head(reduce(per_frame, "(b t) d -> b d", "sum", b=x.shape[0]))
+
+
+def test_a_frame_order_blind_model_is_at_most_50_percent_on_reversal_even_on_its_training_set():
+    """The bound holds exactly (not just in expectation), for any trained weights."""
+    from stconv_lite.train import evaluate, fit
+
+    torch.manual_seed(0)
+    data = VideoMNIST("train", clips_per_class=20, label="reversal", frames=6, size=16, source="bundled", cache=True)
+    loader = torch.utils.data.DataLoader(data, batch_size=50, shuffle=True, generator=torch.Generator().manual_seed(0))
+    model = _FrameOrderBlind()
+    fit(model, loader, 25, lr=3e-3, device="cpu", progress=False)
+    train_accuracy = evaluate(model, torch.utils.data.DataLoader(data, batch_size=100), device="cpu")["accuracy"]
+    assert 0.3 < train_accuracy <= 0.5  # it learned the five motions, and cannot learn more
+    test = VideoMNIST("test", clips_per_class=20, label="reversal", frames=6, size=16, source="bundled")
+    assert evaluate(model, torch.utils.data.DataLoader(test, batch_size=100), device="cpu")["accuracy"] <= 0.5
+
+
+def test_the_stored_small_run_shows_the_bag_at_the_bound_and_the_3d_cnn_far_above():
+    from stconv_lite.experiments import report
+
+    run = report.stored("ch01.frame_order", "small")
+    assert run is not None, "book/results/ch01.frame_order__small.json is missing"
+    bag = [u["metrics"]["test_accuracy"] for u in run["units"] if u["arm"] == "frame_bag_2d"]
+    c3d = [u["metrics"]["test_accuracy"] for u in run["units"] if u["arm"] == "tiny_c3d"]
+    assert len(bag) >= 3 and max(bag) <= 0.5
+    assert min(c3d) > 0.75
+    verdict = next(c for c in run["comparisons"] if c["a"] == "tiny_c3d" and c["b"] == "frame_bag_2d")
+    assert verdict["verdict_text"] == "tiny_c3d better than frame_bag_2d"

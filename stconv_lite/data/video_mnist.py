@@ -22,9 +22,20 @@ Classes (:data:`MOTION_CLASSES`) follow the authors' table, with two quirks of t
 every motion here is continuous, and amplitudes, speeds and phases are drawn per clip, so two clips
 of a class differ. Clips are a pure function of ``(seed, split, index)``: nothing is stored.
 
-Label modes: ``"digit"`` (the paper: digit d always gets motion d, so one frame reveals the label),
-``"motion"`` (random digit, label = motion: one frame, or an unordered bag of frames, cannot tell
-clockwise from counter-clockwise), ``"appearance"`` (label = digit, random motion).
+Label modes
+-----------
+``"digit"`` (the paper): digit d always gets motion d, so one frame reveals the label.
+``"appearance"``: label = digit, random motion (motion is a nuisance).
+``"motion"``: random digit, label = one of the ten motions above. Beware: this mode does **not**
+hide the direction of time from an order-blind model. The rotations start within +-20 degrees of
+upright, so clockwise clips show digits tilted one way and counter-clockwise clips the other, and
+scale or position give other classes away: a bag of frames can read much of the label from pose.
+``"reversal"``: the honest test of time. Ten classes = five motions with a direction
+(:data:`REVERSAL_MOTIONS`) x {forward, backward}; label ``2 m + b``. Clip ``2k + 1`` of a split is
+*exactly* clip ``2k`` (same digit image, same drawn parameters) with its frames in reverse order,
+so the two clips hold the same set of frames. A model that ignores frame order gives both the same
+prediction and is right on at most one of them: its accuracy is **at most 50 % by construction**,
+on every split of every size, not just in expectation. A model that reads the order can reach 100 %.
 """
 
 from __future__ import annotations
@@ -42,7 +53,8 @@ from stconv_lite.data.digits import load_digits_with_source
 from stconv_lite.ops.affine import affine_matrix, pixels_to_normalised, warp_frames
 
 __all__ = [
-    "MOTION_CLASSES", "LABEL_MODES", "SPLITS", "ALIGN_CORNERS", "motion_parameters",
+    "MOTION_CLASSES", "LABEL_MODES", "REVERSAL_MOTIONS", "REVERSAL_CLASSES", "class_names",
+    "reversal_parameters", "SPLITS", "ALIGN_CORNERS", "motion_parameters",
     "sampling_parameters", "clip_thetas", "render_clips", "ink_room", "generate_clips",
     "VideoMNIST", "make_loaders", "clips_per_second",
 ]
@@ -59,7 +71,20 @@ MOTION_CLASSES = [
     "rotate clockwise then counter-clockwise",
     "random walk with random rotation",
 ]
-LABEL_MODES = ("digit", "motion", "appearance")
+LABEL_MODES = ("digit", "motion", "appearance", "reversal")
+# label="reversal": five motions that have a direction in time; backward = the forward clip reversed.
+REVERSAL_MOTIONS = [
+    ("translate right", "translate left"),
+    ("translate down", "translate up"),
+    ("grow", "shrink"),
+    ("rotate counter-clockwise", "rotate clockwise"),
+    ("circle counter-clockwise", "circle clockwise"),
+]
+REVERSAL_CLASSES = [
+    name
+    for forward, backward in REVERSAL_MOTIONS
+    for name in (f"{forward} (forward)", f"{backward} (backward: {forward} reversed)")
+]
 SPLITS = ("train", "val", "test")
 ALIGN_CORNERS = False  # pixel edges at +-1: one pixel is 2 / size in normalised units
 VAL_FRACTION = 1 / 6  # of each class's training digits (MNIST: 10 000 of 60 000, as the authors)
@@ -152,6 +177,60 @@ def motion_parameters(
         angular_velocity = drift.clamp(-14 * DEG, 14 * DEG)  # the authors' step was +-12 degrees
         angle = start_angle + torch.cumsum(angular_velocity, 0)
     return torch.stack([scale, angle, dx, dy], dim=-1).float()
+
+
+def reversal_parameters(
+    motion: int,
+    frames: int = 30,
+    generator: torch.Generator | None = None,
+    room_px: tuple[float, float, float, float] = (4.0, 4.0, 4.0, 4.0),
+) -> Tensor:
+    """Draw the *forward* screen motion of one clip of reversal motion ``motion`` (0..4).
+
+    The backward class is this clip with its frames reversed (see :class:`VideoMNIST`). Every
+    path is drawn symmetric about its middle frame (positions from -a to +a, angles centred on a
+    random offset, scale from small to full size), so that nothing in a single frame sits at a
+    preferred place for one direction; the exact pairing of forward and backward clips makes the
+    order-blind bound exact anyway.
+
+    Shapes:
+        returns (frames, 4): per frame (scale, rotation_rad, tx_px, ty_px), float32, screen terms.
+    """
+    if isinstance(motion, bool) or not isinstance(motion, int) or not 0 <= motion < len(REVERSAL_MOTIONS):
+        raise ValueError(f"motion must be an int in 0..{len(REVERSAL_MOTIONS) - 1}; got {motion!r}")
+    if not isinstance(frames, int) or frames < 2:
+        raise ValueError(f"frames must be an int >= 2; got {frames!r}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    left, right, up, down = (max(float(r), 1.0) for r in room_px)
+    centred = torch.linspace(-1.0, 1.0, frames, dtype=torch.float64)  # -1 at the first frame, +1 at the last
+    scale, angle = torch.ones(frames, dtype=torch.float64), torch.full((frames,), _uniform(g, -15, 15) * DEG)
+    dx = torch.full((frames,), _uniform(g, -0.3, 0.3) * min(left, right), dtype=torch.float64)
+    dy = torch.full((frames,), _uniform(g, -0.3, 0.3) * min(up, down), dtype=torch.float64)
+    if motion == 0:  # left -> right across the room the digit has
+        dx = _uniform(g, 0.6, 1.0) * min(left, right) * centred
+    if motion == 1:  # top -> bottom
+        dy = _uniform(g, 0.6, 1.0) * min(up, down) * centred
+    if motion == 2:  # small -> full size at a constant relative rate
+        first, last = _uniform(g, 0.4, 0.6), _uniform(g, 0.95, 1.1)
+        scale = first * (last / first) ** ((centred + 1) / 2)
+    if motion == 3:  # counter-clockwise on screen, by 8-16 degrees per frame
+        angle = angle + _uniform(g, 8, 16) * DEG * (frames - 1) / 2 * centred
+    if motion == 4:  # counter-clockwise on screen (y points down, so the y offset is -sin)
+        radius = _uniform(g, 0.7, 1.0) * min(left, right, up, down)
+        phase = _uniform(g, 0, 2 * math.pi) + _uniform(g, 0.75, 1.25) * math.pi * centred
+        dx, dy = radius * torch.cos(phase), -radius * torch.sin(phase)
+    return torch.stack([scale, angle, dx, dy], dim=-1).float()
+
+
+def class_names(label: str) -> list[str]:
+    """The ten class names of a label mode (digits for ``"digit"`` and ``"appearance"``)."""
+    if label not in LABEL_MODES:
+        raise ValueError(f"label must be one of {LABEL_MODES}; got {label!r}")
+    if label == "reversal":
+        return list(REVERSAL_CLASSES)
+    if label == "motion":
+        return list(MOTION_CLASSES)
+    return [f"digit {d}" for d in range(10)]
 
 
 def sampling_parameters(params: Tensor, size: int) -> Tensor:
@@ -252,7 +331,8 @@ class VideoMNIST(Dataset):
         split: ``"train"`` and ``"val"`` use disjoint parts of the training digits, ``"test"`` the
             test digits.
         clips_per_class: the dataset has ``10 * clips_per_class`` clips; clip ``i`` has label ``i % 10``.
-        label: ``"digit"``, ``"motion"`` or ``"appearance"`` (see the module docstring).
+        label: ``"digit"``, ``"motion"``, ``"appearance"`` or ``"reversal"`` (see the module
+            docstring; :func:`class_names` names the classes of each).
         frames, size: clip length and frame side in pixels.
         seed: changes every clip; the same seed gives the same clips on every machine.
         source: digits from ``"mnist"``, ``"bundled"`` or ``"auto"`` (see :mod:`stconv_lite.data.digits`).
@@ -307,8 +387,19 @@ class VideoMNIST(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips")
         index %= len(self)
-        g = torch.Generator().manual_seed(_clip_seed(self.seed, self.split, index))
         cls = index % 10
+        if self.label == "reversal":
+            # Clip 2k+1 is clip 2k reversed: both draw from the seed of the pair (labels 2m, 2m+1).
+            backward = cls % 2
+            g = torch.Generator().manual_seed(_clip_seed(self.seed, self.split, index - backward))
+            row = int(torch.randint(len(self.digits), (), generator=g))
+            motion = cls // 2
+            params = reversal_parameters(motion, self.frames, g, tuple(self.rooms[row].tolist()))
+            params = params.flip(0) if backward else params
+            digit = int(self.digit_labels[row])
+            return {"row": row, "digit": digit, "motion": motion, "backward": bool(backward), "label": cls,
+                    "params": params}
+        g = torch.Generator().manual_seed(_clip_seed(self.seed, self.split, index))
         if self.label == "motion":  # any digit
             row = int(torch.randint(len(self.digits), (), generator=g))
             motion = cls

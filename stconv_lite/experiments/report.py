@@ -1,0 +1,189 @@
+"""Sentences and tables generated from run files: every statement about a result comes from here.
+
+A chapter never types a verdict. It runs (or loads) an experiment and calls, e.g.::
+
+    show(results_table(run) + "\\n\\n" + verdicts(run))
+
+:func:`show` displays Markdown as a cell *output*, so the text renders in the built book, in
+Jupyter and on Colab alike (a ``{glue}`` role in a Markdown cell shows raw on Colab). The wording
+is fixed by the verdicts of :mod:`stconv_lite.experiments.stats`: "A better than B" only when the
+95 % interval over paired seeds excludes zero, "no detectable difference" otherwise, and always
+with the effect size and the number of seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from stconv_lite.experiments import runfile, stats
+
+__all__ = [
+    "RESULTS_DIR", "pct", "comparison_sentence", "verdicts", "results_table", "card_line", "claims_box",
+    "confused_pairs", "confusion_sentence", "per_class_table", "show", "stored", "stored_or_note",
+]
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "book" / "results"
+
+
+def _is_fraction(metric: str) -> bool:
+    return "accuracy" in metric or "agreement" in metric or metric.endswith("_fraction")
+
+
+def _metric_name(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def pct(value: float, digits: int = 1) -> str:
+    """0.8412 -> ``'84.1 %'``."""
+    return f"{100 * value:.{digits}f} %"
+
+
+def _value(metric: str, value: float) -> str:
+    return pct(value) if _is_fraction(metric) else f"{value:.3g}"
+
+
+def _difference(metric: str, value: float) -> str:
+    return f"{100 * value:+.1f} points" if _is_fraction(metric) else f"{value:+.3g}"
+
+
+def comparison_sentence(comparison: dict) -> str:
+    """One sentence for a paired comparison (a dict from a run file), verdict first.
+
+    E.g. "**tiny_c3d better than frame_bag_2d** on test accuracy (3 paired seeds): 91.2 % vs 41.0 %,
+    a difference of +50.2 points (95 % interval +47.9 to +52.5 points)."
+    """
+    c = comparison
+    metric = c["metric"]
+    if c["verdict"] == stats.TOO_FEW:
+        return (f"**{c['verdict_text']}** to compare `{c['a']}` and `{c['b']}` on {_metric_name(metric)} "
+                f"({c['n']} seed): {_value(metric, c['a_mean'])} vs {_value(metric, c['b_mean'])}.")
+    return (
+        f"**{c['verdict_text']}** on {_metric_name(metric)} ({c['n']} paired seeds): "
+        f"`{c['a']}` {_value(metric, c['a_mean'])} vs `{c['b']}` {_value(metric, c['b_mean'])}, "
+        f"a difference of {_difference(metric, c['mean_difference'])} "
+        f"(95 % interval {_difference(metric, c['low'])} to {_difference(metric, c['high'])})."
+    )
+
+
+def _bound_sentence(bound: dict) -> str:
+    metric, b = bound["metric"], bound
+    where = {
+        stats.BETTER: f"detectably above {b['b']}",
+        stats.WORSE: f"detectably below {b['b']}",
+        stats.NO_DIFFERENCE: f"not detectably different from {b['b']}",
+        stats.TOO_FEW: f"compared with {b['b']} on one seed only",
+    }[b["verdict"]]
+    return (f"`{b['a']}` is **{where}** on {_metric_name(metric)} ({b['n']} seeds): mean "
+            f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, b['a_mean'] + b['low'] - b['mean_difference'])}"
+            f" to {_value(metric, b['a_mean'] + b['high'] - b['mean_difference'])}.")
+
+
+def verdicts(run: dict) -> str:
+    """Every comparison and bound of a run as a Markdown bullet list."""
+    lines = [comparison_sentence(c) for c in run["comparisons"]] + [_bound_sentence(b) for b in run["bounds"]]
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def results_table(run: dict, metrics: Sequence[str] = ("test_accuracy",), labels: dict | None = None) -> str:
+    """Markdown table: one row per arm, mean and 95 % interval of each metric, per-seed values, parameters."""
+    labels = labels or {}
+    header = ["arm"] + [f"{_metric_name(m)} (mean, 95 % interval)" for m in metrics] + ["per seed", "parameters"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for arm in run["arms"]:
+        units = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
+        cells = [labels.get(arm, f"`{arm}`")]
+        for metric in metrics:
+            s = run["summaries"][arm][metric]
+            cells.append(f"{_value(metric, s['mean'])} ({_value(metric, s['low'])} to {_value(metric, s['high'])})")
+        cells.append(", ".join(_value(metrics[0], u["metrics"][metrics[0]]) for u in units))
+        cells.append(f"{units[0]['params']:,}" if units and "params" in units[0] else "")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def card_line(run: dict) -> str:
+    """The run card in one line: experiment, scale, seeds, device, date, commit, time."""
+    card = run["card"]
+    threads = f", {card['threads']} thread{'s' if card['threads'] != 1 else ''}" if card["device"] == "cpu" else ""
+    commit = card["git_commit"] or "no git commit"
+    return (f"*Run card:* `{run['experiment']}` · scale **{card['scale']}** · seeds "
+            f"{', '.join(map(str, card['seeds']))} · {card['device'].upper()} ({card['device_name']}{threads}) · "
+            f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s")
+
+
+def claims_box(rows: Iterable[tuple[str, str, dict, str]]) -> str:
+    """The chapter's box: the paper's claims it tests, our test, the scale and the generated verdict.
+
+    Each row is ``(claim, source, run, verdict_sentence)``; the verdict sentence should itself come
+    from :func:`comparison_sentence` or another generated text.
+    """
+    lines = ["| the paper's claim | source | our test | scale, seeds | verdict |", "|---|---|---|---|---|"]
+    for claim, source, run, verdict in rows:
+        card = run["card"]
+        lines.append(f"| {claim} | {source} | `{run['experiment']}`: {run['question']} | {card['scale']}, "
+                     f"{len(card['seeds'])} | {verdict} |")
+    return "\n".join(lines)
+
+
+def confused_pairs(run: dict, arm: str, k: int = 3) -> list[tuple[int, int, int]]:
+    """The ``k`` largest off-diagonal confusion counts of ``arm``, summed over seeds: (true, predicted, count)."""
+    matrices = [u["confusion"] for u in run["units"] if u["arm"] == arm and "confusion" in u]
+    if not matrices:
+        raise ValueError(f"run {run['experiment']} stores no confusion matrix for arm {arm!r}")
+    size = len(matrices[0])
+    total = [[sum(m[i][j] for m in matrices) for j in range(size)] for i in range(size)]
+    pairs = [(i, j, total[i][j]) for i in range(size) for j in range(size) if i != j and total[i][j] > 0]
+    return sorted(pairs, key=lambda p: -p[2])[:k]
+
+
+def confusion_sentence(run: dict, arm: str, names: Sequence[str], k: int = 3) -> str:
+    """"Most confused (true -> predicted, summed over seeds): ..." for one arm."""
+    pairs = confused_pairs(run, arm, k)
+    clips = sum(sum(row) for u in run["units"] if u["arm"] == arm for row in u["confusion"])
+    if not pairs:
+        return f"`{arm}` confuses no pair of classes ({clips} test predictions over all seeds)."
+    listed = "; ".join(f"*{names[t]}* → *{names[p]}* {n} times" for t, p, n in pairs)
+    return f"`{arm}`, most confused (true → predicted, {clips} test predictions over all seeds): {listed}."
+
+
+def per_class_table(run: dict, names: Sequence[str], arms: Sequence[str] | None = None) -> str:
+    """Markdown table of mean per-class test accuracy over seeds, one column per arm."""
+    arms = list(arms or run["arms"])
+    rows = ["| class | " + " | ".join(f"`{a}`" for a in arms) + " |", "|---|" + "---|" * len(arms)]
+    for index, name in enumerate(names):
+        cells = []
+        for arm in arms:
+            values = [u["per_class_accuracy"][index] for u in run["units"] if u["arm"] == arm]
+            cells.append(pct(sum(values) / len(values), 0))
+        rows.append(f"| {index}: {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def show(markdown: str) -> None:
+    """Display Markdown as a cell output (book, Jupyter, Colab); print it outside IPython."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        print(markdown)
+        return
+    if get_ipython() is None:
+        print(markdown)
+    else:
+        display(Markdown(markdown))
+
+
+def stored(experiment: str, scale: str, folder: str | Path | None = None) -> dict | None:
+    """The stored run of ``experiment`` at ``scale`` from ``book/results`` (None when there is none)."""
+    path = Path(folder or RESULTS_DIR) / runfile.file_name(experiment, scale)
+    return runfile.read(path) if path.is_file() else None
+
+
+def stored_or_note(experiment: str, scale: str, folder: str | Path | None = None) -> tuple[dict | None, str]:
+    """The stored run and its card line, or None and a sentence saying how to produce it."""
+    run = stored(experiment, scale, folder)
+    if run is None:
+        return None, (f"No stored `{scale}` run of `{experiment}` in this copy of the book. Produce one with "
+                      f"`python -m stconv_lite.experiments run {experiment} --scale {scale} --out book/results`.")
+    return run, card_line(run)
