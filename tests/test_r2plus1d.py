@@ -66,3 +66,22 @@ def test_errors():
         Conv2Plus1d(3, 4, (3, 3, 5))
     with pytest.raises(ValueError, match="positive"):
         midplanes(0, 4)
+
+
+def test_fast_paths_match_the_plain_sequential_in_train_and_eval():
+    """The temporal conv as a 2D conv and the BN folded in eval give the nn.Sequential's numbers."""
+    import torch
+    import torch.nn as nn
+    from torch.testing import assert_close
+
+    torch.manual_seed(0)
+    block = Conv2Plus1d(4, 6, 3, stride=(2, 1, 2), bias=True)
+    with torch.no_grad():
+        block[1].running_mean.normal_()
+        block[1].running_var.uniform_(0.5, 2.0)
+        block[1].weight.normal_()
+    x = torch.randn(2, 4, 5, 7, 7)
+    for train in (True, False):
+        block.train(train)
+        reference = nn.Sequential.forward(block, x)
+        assert_close(block(x), reference, rtol=1e-5, atol=1e-5)

@@ -22,7 +22,10 @@ state_dict keys (``0.weight``, ``1.weight``, ..., ``3.weight``) are those of tor
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
 __all__ = ["Conv2Plus1d", "midplanes"]
@@ -41,6 +44,22 @@ def midplanes(in_channels: int, out_channels: int, t: int = 3, d: int = 3) -> in
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"midplanes expects positive ints; got {name}={value!r}")
     return (t * d * d * in_channels * out_channels) // (d * d * in_channels + t * out_channels)
+
+
+def _temporal_conv(conv: nn.Conv3d, x: Tensor) -> Tensor:
+    """``conv(x)`` for a ``t x 1 x 1`` kernel, computed as a 2D conv over (time, pixels).
+
+    Same parameters and numbers as the Conv3d. Merging H and W is a free view (also in
+    channels-last 3D), and 2D convolutions have much faster CPU kernels than 3D ones with a
+    ``t x 1 x 1`` kernel (PyTorch falls back to its slow reference 3D conv for those).
+
+    Shapes:
+        x: (B, M, T, H, W) -> (B, N, T', H, W)
+    """
+    columns = rearrange(x, "b c t h w -> b c t (h w)")
+    weight = rearrange(conv.weight, "o i kt 1 1 -> o i kt 1")
+    out = F.conv2d(columns, weight, conv.bias, (conv.stride[0], 1), (conv.padding[0], 0))
+    return rearrange(out, "b c t (h w) -> b c t h w", h=x.shape[3])
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -101,7 +120,23 @@ class Conv2Plus1d(nn.Sequential):
             raise ValueError(
                 f"Conv2Plus1d expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}"
             )
-        return super().forward(x)
+        spatial, norm, act, temporal = self
+        foldable = (isinstance(norm, nn.BatchNorm3d) and norm.affine and norm.running_mean is not None
+                    and isinstance(spatial, nn.Conv3d) and spatial.padding_mode == "zeros"
+                    and spatial.groups == 1 and spatial.dilation == (1, 1, 1))
+        if self.training or not foldable:
+            mid = act(norm(spatial(x)))
+        else:  # eval: BN is a fixed affine map per channel, folded into the spatial conv (one pass less)
+            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+            weight = spatial.weight * rearrange(scale, "o -> o 1 1 1 1")
+            bias = norm.bias - norm.running_mean * scale
+            if spatial.bias is not None:
+                bias = bias + spatial.bias * scale
+            mid = act(F.conv3d(x, weight, bias, spatial.stride, spatial.padding))
+        if isinstance(temporal, nn.Conv3d) and temporal.kernel_size[1:] == (1, 1) \
+                and temporal.padding_mode == "zeros" and temporal.groups == 1 and temporal.dilation == (1, 1, 1):
+            return _temporal_conv(temporal, mid)
+        return temporal(mid)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> M={self.mid_channels} -> {self.out_channels}"
