@@ -17,7 +17,7 @@ from stconv_lite.models import create
 # How much each chapter-1 run computes. "small" fits the CPU book build (about 2 minutes on 2 idle cores).
 _DATA = {
     "quick": dict(clips_per_class=6, frames=8, epochs=1, width=4, batch_size=16),
-    "small": dict(clips_per_class=60, frames=16, epochs=15, patience=5, width=8, lr=3e-3),
+    "small": dict(clips_per_class=48, frames=12, epochs=12, patience=4, width=8, lr=3e-3),
     "full": dict(clips_per_class=400, frames=30, epochs=40, patience=8, width=16, lr=2e-3),
 }
 
