@@ -85,11 +85,9 @@ def _amp_dtype(device: torch.device) -> torch.dtype:
 
 
 def _progress(iterable: Iterable, enabled: bool, **kwargs):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
+    from stconv_lite.progress import progress_bar  # text bars on stderr: live, never stored in the book
 
-    return tqdm(iterable, **kwargs)
+    return progress_bar(iterable, enabled, **kwargs)
 
 
 class EpochEnd(NamedTuple):

@@ -69,6 +69,17 @@ def test_no_markdown_left_unrendered(built_book):
     assert raw == [], f"Markdown tables printed as text: {raw[:10]}"
 
 
+def test_no_page_stores_a_progress_bar(built_book):
+    """Progress bars are live in Jupyter and Colab only (stconv_lite.progress); none is saved in a page."""
+    stored = []
+    for relative in page_paths(built_book):
+        html = (built_book / relative).read_text()
+        for marker in ("ProgressModel", "tqdm", "it/s]", "s/it]"):
+            if marker in html:
+                stored.append(f"{relative}: {marker}")
+    assert stored == [], f"progress bars stored in the book: {stored}"
+
+
 # Every chapter figure is drawn at 100 dpi and shown at most as wide as the text column, so its
 # width in inches decides how large its lettering looks: within this band, fonts look alike.
 FIGURE_INCHES = (2.5, 12.5)

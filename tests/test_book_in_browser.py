@@ -7,8 +7,11 @@ from npm (see ``tests/book_site.py``), and the tests below read the report of th
 * math typeset by MathJax: every formula rendered, no TeX error, no raw ``$$`` or ``\\frac`` in the text;
 * every image loaded, with an alt text that describes it (not the file name myst-nb uses by default);
 * matplotlib animations present where a chapter animates, and their play button advances the frames;
-* saved widget state drawn by the widget manager, with a static figure before it and the
-  "interactive in Jupyter or Colab" note;
+* every explorer works without a kernel: each control of each ``stconv-explorer`` is moved to
+  each of its positions and the image must change, with no console error (budget: 3 MB per
+  explorer, 10 MB of explorer images per page);
+* saved widget state (the chapter settings boxes) drawn by the widget manager, with the
+  "in Jupyter or Colab" note;
 * a full-page screenshot of every page in ``_build/screenshots/`` (CI keeps ``_build`` as an artefact).
 
 Needs Debian's ``chromium`` and npm (``.ci/run`` installs both). Where no browser is installed the
@@ -56,7 +59,9 @@ def _chapters_whose_source_matches(pattern: str) -> list[str]:
 
 
 ANIMATED_PAGES = _chapters_whose_source_matches(r"\banimate\(")
-WIDGET_PAGES = _chapters_whose_source_matches(r"\bipywidgets\b")
+WIDGET_PAGES = _chapters_whose_source_matches(r"\bsettings\(")
+EXPLORER_PAGES = _chapters_whose_source_matches(r"\bexplorer\(")
+EXPLORER_BYTES, PAGE_EXPLORER_BYTES = 3_000_000, 10_000_000
 
 # Run in the page after MathJax has finished: how the math came out.
 MATH_REPORT = """() => {
@@ -104,6 +109,7 @@ class PageVisit:
     images: list[dict] = field(default_factory=list)
     animations: list[dict] = field(default_factory=list)
     widgets: list[dict] = field(default_factory=list)
+    explorers: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -163,12 +169,38 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
             report.js_errors.append("the widget manager did not draw every saved view within 30 s")
         report.widgets = page.evaluate(WIDGET_REPORT, EXPLORER_NOTE)
     report.animations = [_play(page, player) for player in page.locator("div.animation").all()]
+    report.explorers = [_explore(page, root, report) for root in page.locator("div.stconv-explorer").all()]
     report.images = page.evaluate(IMAGE_REPORT)
     report.screenshot = SCREENSHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")
     page.screenshot(path=str(report.screenshot), full_page=True)
     report.refused_external = cdn.refused
     page.close()
     return report
+
+
+def _explore(page, root, report: PageVisit) -> dict:
+    """Move every control of a static explorer to each of its positions; record whether the image follows."""
+    image = root.locator("img").first
+    errors_before = len(report.js_errors)
+    changed = {}
+    for control in root.locator("[data-control]").all():
+        name = control.get_attribute("data-control")
+        positions = len(control.evaluate("c => JSON.parse(c.getAttribute('data-values'))"))
+        default = control.get_attribute("data-default")
+        seen = {image.get_attribute("src")}
+        for position in range(positions):
+            if control.evaluate("c => c.tagName") == "SELECT":
+                control.select_option(index=position)
+            else:
+                control.fill(str(position))  # sets the range input and fires input/change
+            seen.add(image.get_attribute("src"))
+        changed[name] = len(seen) > 1
+        if control.evaluate("c => c.tagName") == "SELECT":  # back to the default for the next control
+            control.select_option(index=int(default))
+        else:
+            control.fill(default)
+    return {"changed": changed, "bytes": len(root.evaluate("r => r.outerHTML")),
+            "new_errors": report.js_errors[errors_before:]}
 
 
 def _play(page, player) -> dict:
@@ -245,6 +277,19 @@ def test_widgets_show_saved_state_beside_a_static_figure(browser, page_path):
         assert widget["says_interactive"], f"widget view {number}: no note that the controls are live in Jupyter/Colab"
         if widget["redraws_a_figure"]:
             assert widget["static_figure"], f"widget view {number}: an explorer without its static figure"
+
+
+@pytest.mark.parametrize("page_path", EXPLORER_PAGES)
+def test_explorers_work_without_a_kernel(browser, page_path):
+    explorers = browser(page_path).explorers
+    assert explorers, f"{page_path} calls explorer() but the page has no stconv-explorer element"
+    for number, explorer in enumerate(explorers):
+        assert explorer["changed"], f"explorer {number}: no controls"
+        still = [name for name, moved in explorer["changed"].items() if not moved]
+        assert not still, f"explorer {number}: moving {still} did not change the image"
+        assert explorer["new_errors"] == [], f"explorer {number}: console errors {explorer['new_errors']}"
+        assert explorer["bytes"] <= EXPLORER_BYTES, f"explorer {number}: {explorer['bytes']:,} bytes"
+    assert sum(e["bytes"] for e in explorers) <= PAGE_EXPLORER_BYTES, f"{page_path}: explorers over 10 MB"
 
 
 def test_pages_cover_the_table_of_contents():

@@ -92,47 +92,54 @@ def test_accuracy_vs_puts_chance_in_the_legend_and_labels_log_ticks_plainly():
     plt.close(fig)
 
 
-def test_explorer_shows_a_static_figure_then_controls_that_redraw_it(monkeypatch):
+def test_explorer_is_live_in_jupyter_and_precomputed_for_the_static_page(monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")
-    from IPython.display import Image
-
     from stconv_lite.viz import widgets as viz_widgets
 
-    shown, updates = [], []
-
-    class FakeDisplayHandle:  # records what the real one would send to the front end
-        def display(self, obj):
-            shown.append(obj)
-
-        def update(self, obj):
-            updates.append(obj)
-
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    monkeypatch.setattr("IPython.display.DisplayHandle", FakeDisplayHandle)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append((obj, raw)))
     calls = []
 
-    def render(value=1, fixed="f"):
-        calls.append((value, fixed))
-        fig, ax = plt.subplots()
-        ax.set_title(str(value))
+    def render(value=1, fixed="f", flag=False):
+        calls.append((value, fixed, flag))
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.set_title(f"{value} {flag}")
         return fig
 
-    result = viz_widgets.explorer(render, value=ipywidgets.IntSlider(value=3, min=0, max=5), fixed="g")
-    assert calls == [(3, "g")]  # drawn once, in the default state
-    assert isinstance(shown[0], Image) and shown[0].data.startswith(b"\x89PNG") and shown[-1] is result.box
-    assert result.figure.axes[0].get_title() == "3"
-    assert not plt.fignum_exists(result.figure.number)  # closed: the inline backend will not repeat it
-    # No Output widget in the box: its saved state would repeat the figure in the static book.
-    assert not any(isinstance(child, ipywidgets.Output) for child in result.box.children)
-    assert viz_widgets.NOTE in result.box.children[0].value
-    slider = result.box.children[1].children[0]
-    slider.value = 5  # the live part redraws the same display with the new value and the fixed argument
-    assert calls[-1] == (5, "g")
-    assert len(updates) == 1 and isinstance(updates[0], Image) and updates[0].data != shown[0].data
+    result = viz_widgets.explorer(render, alt="a number", value=ipywidgets.IntSlider(value=3, min=0, max=5),
+                                  flag=ipywidgets.Checkbox(value=False), fixed="g")
+    assert calls[0] == (3, "g", False)  # the live figure first, in the default state
+    # The static page needs every combination: 6 slider positions x 2 checkbox states (a grid of 12).
+    assert sorted(calls[1:]) == sorted((v, "g", f) for v in range(6) for f in (False, True))
+    assert len(shown) == 1 and shown[0][1] is True
+    bundle = shown[0][0]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == result.box.model_id
+    page = bundle["text/html"]
+    assert page.startswith('<div class="stconv-explorer" data-mode="grid"') and page.count("data:image/png") == 13
+    assert 'type="range"' in page and "<select" in page and 'alt="a number (value = 3, flag = False)"' in page
+    assert not plt.get_fignums()  # every figure closed: the inline backend will not repeat them
+    note, image, controls = result.box.children
+    assert viz_widgets.NOTE in note.value and bytes(image.value).startswith(b"\x89PNG")
+    before = bytes(image.value)
+    controls.children[0].value = 5  # the live part redraws with the new value and the fixed argument
+    assert calls[-1] == (5, "g", False) and bytes(image.value) != before
     assert result._ipython_display_() is None  # ending a cell with it shows no second copy
     with pytest.raises(ValueError, match="matplotlib Figure"):
         viz_widgets.explorer(lambda: "not a figure")
 
+
+def test_static_explorer_plans_one_control_at_a_time_when_the_grid_is_large():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from stconv_lite.viz.static_explorer import VALUES_PER_CONTROL, control_values, plan_states
+
+    kind, values, default = control_values(ipywidgets.IntSlider(value=17, min=0, max=99))
+    assert kind == "range" and len(values) <= VALUES_PER_CONTROL + 1 and 17 in values and values[0] == 0
+    assert control_values(ipywidgets.FloatSlider(value=0.5, min=0, max=1, step=0.25))[1] == [0, 0.25, 0.5, 0.75, 1.0]
+    assert control_values(ipywidgets.Dropdown(options=[("A", "a"), ("B", "b")], value="b"))[1:] == (["a", "b"], "b")
+    spec = {"x": ("range", list(range(9)), 4), "y": ("range", list(range(9)), 0), "z": ("select", ["p", "q"], "q")}
+    mode, states = plan_states(spec)
+    assert mode == "axes" and len(states) == 1 + 8 + 8 + 1
+    assert all(sum(state[n] != spec[n][2] for n in spec) <= 1 for state in states)
 
 def test_settings_shows_the_controls_under_a_note(monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")

@@ -19,6 +19,7 @@ import torch
 from stconv_lite import config
 from stconv_lite.experiments import runfile, stats
 from stconv_lite.experiments.registry import SCALES, Experiment, get
+from stconv_lite.progress import progress_bar
 
 __all__ = ["run_experiment", "summarise"]
 
@@ -101,11 +102,7 @@ def run_experiment(
     began = time.perf_counter()
     todo = [(seed, arm) for seed in seeds for arm in experiment.arms]
     units, resumed_seconds = [], 0.0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc=experiment.name, unit="unit")
+    bar = progress_bar(total=len(todo), desc=experiment.name, unit="unit", enabled=progress)
     for seed, arm in todo:
         saved = _unit_path(partial, arm, seed) if partial is not None else None
         if saved is not None and resume and saved.is_file():
@@ -124,13 +121,11 @@ def run_experiment(
                 runfile_tmp.replace(saved)  # a kill mid-write leaves no half unit behind
             note = f"{unit['wall_seconds']:.0f} s"
         units.append(unit)
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
         if verbose:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in unit["metrics"].items() if "accuracy" in k)
             print(f"{experiment.name} [{scale}] seed {seed} {arm}: {shown} ({note})", flush=True)
-    if bar is not None:
-        bar.close()
+    bar.close()
 
     summaries, comparisons, bounds = summarise(experiment, units)
     run = {

@@ -1,10 +1,15 @@
-"""The widget pattern of the book: a static figure of the default state, then live controls.
+"""The widget pattern of the book: one explorer that is live in Jupyter and Colab and works on the static page.
 
-A reader of the built book has no kernel, so widgets cannot run there; they would show nothing or
-a stale state. Every explorer therefore first *displays a static figure* of its default settings
-(which the book shows), then the ipywidgets controls, which are live in Jupyter and Colab (Colab
-renders ipywidgets 8 natively): moving one redraws that same figure in place (a display update). ipywidgets is imported inside :func:`explorer`, so that
-``stconv_lite.viz.plots`` never needs it.
+:func:`explorer` displays *one* output with two representations of the same explorer:
+
+- an ipywidgets box (the note, the figure as an ``Image`` widget, the controls), which Jupyter and
+  Colab show and keep live: moving a control redraws the figure;
+- a kernel-free HTML element (:mod:`stconv_lite.viz.static_explorer`): the figure precomputed for
+  the values the controls can take, and page controls that switch between them. The book prefers
+  this representation (``nb_mime_priority_overrides`` in ``_config.yml``), so a reader of the
+  static page can move every control too.
+
+ipywidgets is imported inside :func:`explorer`, so that ``stconv_lite.viz.plots`` never needs it.
 
 Usage in a chapter (the last line of a cell is fine: the result does not display a second copy)::
 
@@ -24,8 +29,10 @@ from typing import Any, Callable
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-NOTE = ("Interactive in Jupyter or Colab: move the controls and the figure above redraws. "
-        "The static book shows it in the default state.")
+NOTE = ("Interactive in Jupyter or Colab: move the controls and the figure redraws. "
+        "On the static page the figure was precomputed for the values the controls offer.")
+STATIC_NOTE = ("Move the controls: the figure was precomputed for each value they offer "
+               "(in Jupyter or Colab it is redrawn live for any value).")
 SETTINGS_NOTE = ("Settings: change them in Jupyter or Colab, then rerun the cells below. "
                  "The static book ran with the defaults shown here.")
 
@@ -45,64 +52,67 @@ class Explorer:
         pass
 
 
-def _png(figure: Figure):
-    """``figure`` as an ``IPython.display.Image`` (PNG), the figure closed.
+def _png_bytes(figure: Figure) -> bytes:
+    """``figure`` as PNG bytes, the figure closed (so the inline backend does not show it again).
 
-    Going through PNG bytes (rather than ``display(figure)``) shows the figure whatever the
-    matplotlib backend is: under ``MPLBACKEND=Agg`` (CI) IPython has no image formatter for figures
-    and would show only ``<Figure size ...>``. Closing it stops the inline backend from showing it
-    a second time at the end of the cell.
+    Going through PNG bytes works whatever the matplotlib backend is (under ``MPLBACKEND=Agg``
+    IPython has no image formatter for figures).
     """
-    from IPython.display import Image
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
-    return Image(data=buffer.getvalue(), format="png")
+    return buffer.getvalue()
 
 
 def _default(control):
     return control.value if hasattr(control, "value") else control
 
 
-def explorer(render: Callable[..., Figure], **controls) -> Explorer:
-    """Show ``render(**defaults)`` as a static figure, then an interactive version of it.
+def explorer(render: Callable[..., Figure], alt: str | None = None, **controls) -> Explorer:
+    """Show an explorer of ``render``: live in Jupyter and Colab, precomputed on the static page.
 
     Args:
         render: draws one state and returns a matplotlib figure (it should not call ``plt.show``).
-        **controls: ipywidgets controls (sliders, dropdowns) or fixed values, by argument name;
-            the static figure uses each control's current ``value``. Sliders of an expensive
-            ``render`` are best created with ``continuous_update=False``.
+        alt: what the figure shows, for readers who cannot see it (the page appends the control
+            values). Default: a sentence naming the render function.
+        **controls: ipywidgets controls (sliders, dropdowns, checkboxes) or fixed values, by
+            argument name; the first figure uses each control's current ``value``. Sliders of an
+            expensive ``render`` are best created with ``continuous_update=False``.
     Returns:
         an :class:`Explorer` (already displayed; ending a cell with it shows nothing more).
     """
     import ipywidgets as widgets
-    from IPython.display import DisplayHandle, display
+    from IPython.display import display
+
+    from stconv_lite.viz.static_explorer import static_explorer_html
 
     if not callable(render):
         raise ValueError(f"explorer expects a render function returning a Figure; got {type(render).__name__}")
+    live = {name: c for name, c in controls.items() if isinstance(c, widgets.Widget)}
+    fixed = {name: c for name, c in controls.items() if not isinstance(c, widgets.Widget)}
     figure = render(**{name: _default(c) for name, c in controls.items()})
     if not isinstance(figure, Figure):
         raise ValueError(f"render must return a matplotlib Figure; got {type(figure).__name__}")
-    # The figure is an ordinary output with a display id: the static book keeps it (with the alt
-    # text of its cell), and in Jupyter/Colab each change of a control redraws it in place. No
-    # Output widget: its saved copy would repeat the figure in the book, without an alt text.
-    figure_display = DisplayHandle()
-    figure_display.display(_png(figure))
-
-    live = {name: c for name, c in controls.items() if isinstance(c, widgets.Widget)}
-    fixed = {name: c for name, c in controls.items() if not isinstance(c, widgets.Widget)}
+    image = widgets.Image(value=_png_bytes(figure), format="png", layout=widgets.Layout(max_width="100%"))
 
     def redraw(_change=None):
         values = {name: control.value for name, control in live.items()}
-        figure_display.update(_png(render(**values, **fixed)))
+        image.value = _png_bytes(render(**values, **fixed))
 
     for control in live.values():
         control.observe(redraw, names="value")
     # Wrap the controls into further rows when they do not fit the width (e.g. four sliders).
     controls_row = widgets.HBox(list(live.values()), layout=widgets.Layout(flex_flow="row wrap"))
-    box = widgets.VBox([widgets.HTML(f"<em>{NOTE}</em>"), controls_row])
-    display(box)
+    box = widgets.VBox([widgets.HTML(f"<em>{NOTE}</em>"), image, controls_row])
+    static = static_explorer_html(render, live, fixed, alt or f"Figure drawn by {getattr(render, '__name__', 'the explorer')}",
+                                  STATIC_NOTE)
+    # One output, two representations: Jupyter and Colab render the live widget view; the book
+    # renders the text/html (see the module docstring).
+    display({
+        "application/vnd.jupyter.widget-view+json": {"model_id": box.model_id, "version_major": 2, "version_minor": 0},
+        "text/html": static,
+        "text/plain": f"explorer of {getattr(render, '__name__', 'a figure')}",
+    }, raw=True)
     return Explorer(figure=figure, box=box)
 
 
