@@ -2,15 +2,15 @@
 
 Usage::
 
-    python -m stconv_lite.analysis.bench                       # CPU, a small shape
+    python -m stconv_lite.analysis.bench --out book/benchmarks/ops_cpu.json   # CPU, 1 thread
     python -m stconv_lite.analysis.bench --device cuda --out book/benchmarks/ops_<gpu>.json
 
 Each operator maps ``(B, C, T, H, W)`` to ``(B, C, T, H, W)`` with ``C -> C`` channels and a 3-tap
 receptive field along every axis, so the numbers compare *how* they mix space and time, not how
 much they compute per output. Times are forward + backward, the median of several repeats after
-warm-up, measured in the same process one operator after the other, and reported as a ratio to the
-plain 3x3x3 ``nn.Conv3d``: a ratio is meaningful on any machine, an absolute time only on the one
-named in the output. Peak memory is measured on CUDA only (PyTorch's CPU allocator keeps no
+warm-up, measured in the same process with the operators interleaved (A, B, C, A, B, C, ...), and
+reported as a ratio to the plain 3x3x3 ``nn.Conv3d`` beside the goal of issue 19: a ratio is
+meaningful on any machine, an absolute time only on the one named in the output. Peak memory is measured on CUDA only (PyTorch's CPU allocator keeps no
 statistics).
 """
 
@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn as nn
 
+from stconv_lite.analysis.bench_common import GOALS, goal, interleaved_ms, run_card, verdict
 from stconv_lite.analysis.complexity import count_flops, count_parameters
 from stconv_lite.ops.conv3t import Conv3T
 from stconv_lite.ops.ctconv import CTModule
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 from stconv_lite.ops.tadaconv import TAdaConvWithGenerator
+
+
+GOAL_BASELINES = {"TAdaConv 3x3 + generator": "Conv3d 1x3x3 (2D per frame)"}
 
 
 def operators(channels: int) -> dict[str, Callable[[], nn.Module]]:
@@ -50,60 +51,81 @@ def operators(channels: int) -> dict[str, Callable[[], nn.Module]]:
     }
 
 
-def _time(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
-    """Median seconds of one forward + backward pass."""
-    def step():
+def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
         module.zero_grad(set_to_none=True)
+        x.grad = None
         module(x).sum().backward()
-
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        began = time.perf_counter()
-        step()
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    return step
 
 
-def run(shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup: int) -> dict:
+def _peak_mib(module: nn.Module, x: torch.Tensor) -> float | None:
+    """Peak CUDA memory of one forward + backward above what was allocated before (None on CPU)."""
+    if not x.is_cuda:
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    _step(module, x)()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def run(shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup: int,
+        channels_last: bool = False) -> dict:
+    """Time every operator of :func:`operators`, interleaved, forward + backward, on one shape.
+
+    ``channels_last`` stores the input (and every module) in ``torch.channels_last_3d``.
+    """
     device_ = torch.device(device)
-    x = torch.randn(shape, device=device_, requires_grad=True)
-    rows = []
+    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
+    x = torch.randn(shape, device=device_).to(memory_format=fmt).requires_grad_(True)
+    modules = {}
     for name, build in operators(shape[1]).items():
         torch.manual_seed(0)
         module = build().to(device_).train()
-        if device_.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-        seconds = _time(module, x, repeats, warmup)
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device_.type == "cuda" else None
-        rows.append({
-            "operator": name,
-            "ms": seconds * 1e3,
-            "params": count_parameters(module),
-            "gflops": count_flops(module, x.detach()) / 1e9,
-            "peak_mib": peak,
-        })
-    baseline = rows[0]["ms"]
-    for row in rows:
-        row["ratio"] = row["ms"] / baseline
-    name = torch.cuda.get_device_name(device_) if device_.type == "cuda" else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return {"device": name, "torch": torch.__version__, "shape": list(shape), "repeats": repeats, "rows": rows}
+        for parameter in module.parameters():  # 5D conv weights only: BN vectors have no such layout
+            if parameter.dim() == 5:
+                parameter.data = parameter.data.contiguous(memory_format=fmt)
+        modules[name] = module
+    peaks = {name: _peak_mib(module, x) for name, module in modules.items()}
+    ms = interleaved_ms({name: _step(m, x) for name, m in modules.items()}, device_, repeats, warmup)
+    baseline = ms["Conv3d 3x3x3 (C3D)"]
+    rows = [{
+        "operator": name,
+        "ms": ms[name],
+        "ratio": ms[name] / baseline,
+        "goal": goal(name, device_),
+        # the goal's own baseline where it is not the 3x3x3 conv (TAdaConv: the per-frame 2D conv)
+        "goal_baseline": GOAL_BASELINES.get(name),
+        "goal_ratio": ms[name] / ms[GOAL_BASELINES.get(name, "Conv3d 3x3x3 (C3D)")],
+        "params": count_parameters(module),
+        "gflops": count_flops(module, x.detach()) / 1e9,
+        "peak_mib": peaks[name],
+    } for name, module in modules.items()]
+    card = run_card(device_, shape=list(shape), repeats=repeats, warmup=warmup,
+                    channels_last=channels_last, timing="forward+backward, interleaved, median")
+    return {**card, "rows": rows}
 
 
 def table(result: dict) -> str:
-    lines = [f"{result['device']}, torch {result['torch']}, input (B, C, T, H, W) = {tuple(result['shape'])}, "
-             f"forward+backward, median of {result['repeats']}",
-             "| operator | time ratio | ms | params | GFLOPs (fwd) | peak MiB |", "|---|---:|---:|---:|---:|---:|"]
+    """A Markdown table of one run file, headed by the machine and the run card."""
+    gpu = result.get("device_type", "cuda" if "NVIDIA" in result["device"] else "cpu") == "cuda"
+    card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads") if result.get(key))
+    lines = [f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}); "
+             f"input (B, C, T, H, W) = {tuple(result['shape'])}, forward + backward, median of "
+             f"{result['repeats']}{', channels-last 3D' if result.get('channels_last') else ''}",
+             "",
+             "| operator | time ratio | goal | ms | params | GFLOPs (fwd) | peak MiB |",
+             "|---|---:|---|---:|---:|---:|---:|"]
     for row in result["rows"]:
-        peak = "—" if row["peak_mib"] is None else f"{row['peak_mib']:.0f}"
-        lines.append(f"| {row['operator']} | {row['ratio']:.2f} | {row['ms']:.2f} | {row['params']:,} | "
-                     f"{row['gflops']:.3f} | {peak} |")
+        peak = "—" if row.get("peak_mib") is None else f"{row['peak_mib']:.0f}"
+        target = row.get("goal", GOALS.get(row["operator"], (None, None))[0 if gpu else 1])
+        ratio, versus = row.get("goal_ratio", row["ratio"]), row.get("goal_baseline")
+        met = "—" if target is None else (
+            f"≤ {target}{f' vs {versus}: {ratio:.2f}' if versus else ''} ({verdict(ratio, target)})")
+        lines.append(f"| {row['operator']} | {row['ratio']:.2f} | {met} | {row['ms']:.2f} | "
+                     f"{row['params']:,} | {row['gflops']:.3f} | {peak} |")
     return "\n".join(lines)
 
 
@@ -114,13 +136,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: 2 64 8 28 28 on CPU, 8 64 16 56 56 on CUDA")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default 1: a shared machine gives steadier ratios)")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last 3D input and weights")
+    parser.add_argument("--out", type=Path, help="write the run file (JSON with run card) here")
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
         raise SystemExit("--device cuda asked for, but no CUDA device is visible")
+    if not cuda:
+        torch.set_num_threads(args.threads or 1)
     shape = tuple(args.shape) if args.shape else ((8, 64, 16, 56, 56) if cuda else (2, 64, 8, 28, 28))
-    result = run(shape, args.device, args.repeats or (20 if cuda else 5), args.warmup)
+    result = run(shape, args.device, args.repeats or (20 if cuda else 7), args.warmup, args.channels_last)
     print(table(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

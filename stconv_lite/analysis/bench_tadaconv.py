@@ -162,14 +162,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--no-loop", action="store_true", help="skip the slow per-frame loop")
-    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--tiny", action="store_true", help="one tiny case: a smoke test, not a measurement")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default 1)")
+    parser.add_argument("--out", help="write the results as JSON (with a run card) here")
     args = parser.parse_args(argv)
-    cases = GPU_CASES if args.device.startswith("cuda") else CPU_CASES
+    on_gpu = args.device.startswith("cuda")
+    if not on_gpu:
+        torch.set_num_threads(args.threads or 1)
+    cases = GPU_CASES if on_gpu else CPU_CASES
+    if args.tiny:
+        cases = [Case("tiny", 1, 8, (4, 8, 8))]
     results = benchmark(cases, args.device, args.repeats, loop=not args.no_loop)
     print(format_table(results))
     if args.out:
+        from stconv_lite.analysis.bench_common import run_card
+
         with open(args.out, "w") as handle:
-            json.dump({"device": args.device, "torch": torch.__version__, "results": results}, handle, indent=2)
+            json.dump({**run_card(args.device, repeats=args.repeats), "results": results}, handle, indent=2)
 
 
 if __name__ == "__main__":

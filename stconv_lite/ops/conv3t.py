@@ -65,8 +65,8 @@ def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:
     return rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
 
 
-def _tent_weights(coord: Tensor, size: int) -> Tensor:
-    """Bilinear weights along one axis: how much a sample at ``coord`` takes from each of ``size`` taps.
+def _tent_weights(coord: Tensor, taps: Tensor) -> Tensor:
+    """Bilinear weights along one axis: how much a sample at ``coord`` takes from each tap.
 
     The sample lies between taps ``floor(coord)`` and ``floor(coord) + 1`` and takes ``1 - frac`` and
     ``frac`` from them; every other tap, and every tap outside the kernel, gets 0 (zero padding).
@@ -75,14 +75,38 @@ def _tent_weights(coord: Tensor, size: int) -> Tensor:
     Pure element-wise arithmetic: no one-hot scatter, no index tensors, no host synchronisation.
 
     Shapes:
-        coord: (...) in tap units -> (..., size)
+        coord: (...) in tap units; taps: (size,) = 0, 1, ..., size-1 -> (..., size)
     """
     lower = torch.floor(coord).detach()
     frac = rearrange(coord - lower, "... -> ... 1")
-    # offset of every tap from the lower neighbour: 0 is that neighbour, 1 the upper one
-    offset = torch.arange(size, dtype=coord.dtype, device=coord.device) - rearrange(lower, "... -> ... 1")
+    offset = taps - rearrange(lower, "... -> ... 1")  # 0: the lower neighbour, 1: the upper one
     zero = torch.zeros((), dtype=coord.dtype, device=coord.device)
     return torch.where(offset == 0, 1 - frac, torch.where(offset == 1, frac, zero))
+
+
+def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, ...]:
+    """The kernel grid: normalised (x, y, 1) of every tap (``align_corners=True``) and the tap indices.
+
+    Shapes:
+        -> base (H, W, 3), columns (W,), rows (H,)
+    """
+    identity = torch.eye(2, 3, dtype=dtype, device=device).unsqueeze(0)
+    xy = F.affine_grid(identity, [1, 1, height, width], align_corners=True)[0]  # (H, W, 2)
+    base = torch.cat([xy, torch.ones_like(xy[..., :1])], dim=-1)
+    return (base, torch.arange(width, dtype=dtype, device=device),
+            torch.arange(height, dtype=dtype, device=device))
+
+
+def _matrices_on_grid(thetas: Tensor, base: Tensor, columns: Tensor, rows: Tensor) -> Tensor:
+    """:func:`interpolation_matrices` with the kernel grid given as tensors (no Python sizes)."""
+    # where every output tap reads from, normalised: affine_grid's formula, Theta [x, y, 1]^T
+    grids = torch.einsum("lorc,hwc->lohwr", thetas, base)
+    x = (grids[..., 0] + 1) * (columns[-1] / 2)  # normalised -> tap units (align_corners=True)
+    y = (grids[..., 1] + 1) * (rows[-1] / 2)
+    along_x = _tent_weights(x, columns)  # (L-1, O, H, W, j)
+    along_y = _tent_weights(y, rows)  # (L-1, O, H, W, i)
+    matrix = rearrange(along_y, "... i -> ... i 1") * rearrange(along_x, "... j -> ... 1 j")
+    return rearrange(matrix, "l o h w i j -> l o (h w) (i j)")
 
 
 def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
@@ -97,13 +121,21 @@ def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
     Shapes:
         thetas: (L-1, O, 2, 3) -> (L-1, O, H*W, H*W)
     """
-    grids = _sampling_grids(thetas, height, width)
-    x = (grids[..., 0] + 1) * ((width - 1) / 2)  # normalised -> tap coordinates (align_corners=True)
-    y = (grids[..., 1] + 1) * ((height - 1) / 2)
-    along_x = _tent_weights(x, width)  # (L-1, O, H, W, j)
-    along_y = _tent_weights(y, height)  # (L-1, O, H, W, i)
-    matrix = rearrange(along_y, "... i -> ... i 1") * rearrange(along_x, "... j -> ... 1 j")
-    return rearrange(matrix, "l o h w i j -> l o (h w) (i j)")
+    return _matrices_on_grid(thetas, *_base_grid(height, width, thetas.dtype, thetas.device))
+
+
+def _products_on_grid(scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, base: Tensor,
+                      columns: Tensor, rows: Tensor) -> Tensor:
+    """:func:`transform_products` with the kernel grid given as tensors: what gets compiled."""
+    thetas = affine_matrix(scale, rotation, tx, ty)  # (L-1, O, 2, 3)
+    steps = _matrices_on_grid(thetas, base, columns, rows)  # (L-1, O, P, P)
+    products = [steps[0]]
+    for step in steps[1:]:  # sequential: slice b+1 is slice b resampled, not slice 1
+        products.append(torch.bmm(step, products[-1]))
+    return torch.stack(products, dim=1)
+
+
+_products = _products_on_grid  # replaced by a compiled version by compile_generation()
 
 
 def transform_products(
@@ -120,39 +152,36 @@ def transform_products(
     Shapes:
         scale, rotation, tx, ty: (L-1, O) -> (O, L-1, H*W, H*W); row b is the product of steps 1..b+1.
     """
-    thetas = affine_matrix(scale, rotation, tx, ty)  # (L-1, O, 2, 3)
-    steps = interpolation_matrices(thetas, height, width)  # (L-1, O, P, P)
-    products = [steps[0]]
-    for step in steps[1:]:  # sequential: slice b+1 is slice b resampled, not slice 1
-        products.append(torch.bmm(step, products[-1]))
-    return torch.stack(products, dim=1)
-
-
-_products = transform_products  # replaced by a compiled version by compile_generation()
+    grid = _base_grid(height, width, scale.dtype, scale.device)
+    return _products(scale, rotation, tx, ty, *grid)
 
 
 def compile_generation(enabled: bool = True) -> bool:
     """Fuse :func:`transform_products` with ``torch.compile`` (for GPUs); ``False`` restores eager.
 
     Optional and off by default: eager mode is what runs on CPUs, in tests and wherever a compiler
-    is missing; compiling costs seconds on the first call of every new shape. If compilation fails
-    when first used, a warning is issued and eager mode is restored. Returns whether it is on.
+    is missing; compiling costs seconds on the first call (shapes are dynamic, so layers of other
+    widths reuse it). If compilation fails when first used, a warning is issued and eager mode is
+    restored. Returns whether it is on.
     """
     global _products
     if not enabled:
-        _products = transform_products
+        _products = _products_on_grid
         return False
-    compiled = torch.compile(transform_products, dynamic=True)
+    rearrange(torch.zeros(1), "a -> a")  # register einops' torch backend before tracing (else a recompile)
+    compiled = torch.compile(_products_on_grid, dynamic=True)
 
     def guarded(*args):
         global _products
         try:
-            return compiled(*args)
+            # views, not the Parameters themselves: dynamo keeps parameter shapes static, which
+            # would compile once per layer width instead of once for all
+            return compiled(*(a.view_as(a) for a in args))
         except Exception as error:  # a missing compiler or backend must never stop training
             warnings.warn(f"compiled 3TConv kernel generation failed ({error!r}); using eager mode",
                           RuntimeWarning, stacklevel=2)
-            _products = transform_products
-            return transform_products(*args)
+            _products = _products_on_grid
+            return _products_on_grid(*args)
 
     _products = guarded
     return True
@@ -201,7 +230,7 @@ def generate_kernel(
             slices.append(F.grid_sample(slices[-1], grids[step], mode="bilinear",
                                         padding_mode="zeros", align_corners=True))
         return torch.stack(slices, dim=2)
-    products = _products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
+    products = transform_products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
     # Slices 2..l of every filter in one batched product, (I x P) @ (P x (l-1) P) per filter: the
     # only step whose cost grows with the channels, and one BLAS call whatever the layer size.
