@@ -174,3 +174,15 @@ def test_rgb_clips_are_shown_in_colour():
     assert image.shape == (8, 8, 3) and image.min() >= 0 and image.max() <= 1
     plt.close(fig)
     assert animate(clips).data.count("data:image/png;base64") == 4
+
+
+def test_every_chapter_has_a_diagram_with_the_axis_letters():
+    from stconv_lite.viz import diagrams
+
+    assert set(diagrams.ALL) == set(range(1, 7))
+    for chapter, draw in diagrams.ALL.items():
+        fig = draw()
+        texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+        assert "(B, C" in texts or "(B, N" in texts or "(B, C_in" in texts, f"chapter {chapter}: no shapes"
+        assert fig.get_facecolor()[3] == 1.0  # opaque background (dark mode)
+        plt.close(fig)
