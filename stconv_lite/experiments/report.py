@@ -107,9 +107,10 @@ def card_line(run: dict) -> str:
     card = run["card"]
     threads = f", {card['threads']} thread{'s' if card['threads'] != 1 else ''}" if card["device"] == "cpu" else ""
     commit = card["git_commit"] or "no git commit"
+    cpu = f" ({card['cpu_seconds']:.0f} s of CPU time)" if "cpu_seconds" in card and card["device"] == "cpu" else ""
     return (f"*Run card:* `{run['experiment']}` · scale **{card['scale']}** · seeds "
             f"{', '.join(map(str, card['seeds']))} · {card['device'].upper()} ({card['device_name']}{threads}) · "
-            f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s")
+            f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s{cpu}")
 
 
 def claims_box(rows: Iterable[tuple[str, str, dict, str]]) -> str:

@@ -17,7 +17,10 @@ Schema ``stconv_lite.run/1`` (every key required unless marked optional)::
         "device_name": str,                      # e.g. "NVIDIA H200" or the CPU model
         "threads": int,                          # torch intra-op threads
         "date": "YYYY-MM-DDTHH:MM:SSZ",          # UTC, when the run finished
-        "wall_seconds": float                    # the whole run, resumed parts included
+        "wall_seconds": float,                   # the whole run, resumed parts included
+        "cpu_seconds": float,                    # optional: CPU time of this process (on a busy
+                                                 # machine closer to what an idle one would take)
+        "load_average": float                    # optional: 1-minute load when the run ended
       },
       "units": [                                 # one per (seed, arm)
         {"arm": str, "seed": int,
@@ -91,7 +94,8 @@ def git_commit(start: Path | None = None) -> str | None:
     return commit + ("+dirty" if dirty else "") if commit else None
 
 
-def run_card(scale: str, seeds, settings: dict, device: torch.device, wall_seconds: float) -> dict:
+def run_card(scale: str, seeds, settings: dict, device: torch.device, wall_seconds: float,
+             cpu_seconds: float | None = None) -> dict:
     """Where and how a run was made (see the module docstring for the fields)."""
     from datetime import datetime, timezone
 
@@ -112,6 +116,8 @@ def run_card(scale: str, seeds, settings: dict, device: torch.device, wall_secon
         "threads": torch.get_num_threads(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(float(wall_seconds), 2),
+        **({} if cpu_seconds is None else {"cpu_seconds": round(float(cpu_seconds), 2)}),
+        **({"load_average": round(os.getloadavg()[0], 2)} if hasattr(os, "getloadavg") else {}),
     }
 
 

@@ -99,7 +99,7 @@ def run_experiment(
         partial = Path(out) / ".partial" / f"{experiment.name}__{scale}__{_settings_hash(experiment, scale, settings)}"
         partial.mkdir(parents=True, exist_ok=True)
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     todo = [(seed, arm) for seed in seeds for arm in experiment.arms]
     units, resumed_seconds = [], 0.0
     bar = progress_bar(total=len(todo), desc=experiment.name, unit="unit", enabled=progress)
@@ -136,7 +136,8 @@ def run_experiment(
         "question": experiment.question,
         "paper_claim": experiment.paper_claim,
         "arms": list(experiment.arms),
-        "card": runfile.run_card(scale, seeds, settings, device, time.perf_counter() - began + resumed_seconds),
+        "card": runfile.run_card(scale, seeds, settings, device, time.perf_counter() - began + resumed_seconds,
+                                 cpu_seconds=time.process_time() - cpu_began),
         "units": units,
         "summaries": summaries,
         "comparisons": comparisons,
