@@ -10,6 +10,7 @@ what the hardware allows"): time ratios, forward + backward, to the plain 3x3x3 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -93,6 +94,9 @@ def run_card(device: str | torch.device, **shapes) -> dict:
         "commit": _git_commit(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpu_cores": os.cpu_count(),
+        # other processes on a shared machine: absolute times drift with it, interleaved ratios less
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         **shapes,
     }
