@@ -40,15 +40,68 @@ import torch
 import torch.nn as nn
 
 
+class CheckpointError(ValueError):
+    """A file at a checkpoint path that cannot be resumed from: empty, damaged, or not ours."""
+
+
+# What :func:`stconv_lite.train.fit` writes; a dict without these is someone else's file.
+CHECKPOINT_KEYS = ("epoch", "signature", "model")
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporary files that a killed :func:`save_atomic` of ``path`` left behind; return them.
+
+    A temporary file is named ``.<name>.<pid>.<random>.tmp``: it is stale when the process that
+    wrote it no longer exists (a save in progress in a live process is left alone). Names without
+    a pid come from older versions and are always stale.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    prefix = _temporary_prefix(path)
+    for candidate in path.parent.iterdir():
+        name = candidate.name
+        if not (name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX)):
+            continue
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if pid_text.isdigit() and _process_alive(int(pid_text)):
+            continue
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     """``torch.save(payload, path)`` such that ``path`` is never left half-written.
 
     The previous file at ``path`` (if any) stays intact until the new one is completely on disk;
-    on any failure (disk full, ``KeyboardInterrupt``) the temporary file is removed.
+    on any failure (disk full, ``KeyboardInterrupt``) the temporary file is removed. A save killed
+    outright (SIGKILL, a lost Colab runtime) cannot clean up after itself: its temporary file is
+    removed by the next save or load of the same path (:func:`clean_stale_temporaries`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_temporaries(path)
+    handle, temporary = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.",
+                                         suffix=_TEMPORARY_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(payload, file)
@@ -61,13 +114,50 @@ def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+_WHAT_TO_DO = ("It is left untouched. To start afresh, move or delete it, or run fit with resume=False and "
+               "overwrite=True (which replaces it); or choose another checkpoint_path.")
+
+
 def load(path: str | os.PathLike) -> dict:
     """Load a checkpoint written by :func:`stconv_lite.train.fit` onto the CPU.
 
     Everything is loaded to the CPU on purpose: the random states must be CPU byte tensors, and
     ``load_state_dict`` copies model and optimiser tensors to wherever their parameters live.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        CheckpointError: the file is empty, truncated or damaged, not a torch file at all, or a
+            torch file that is not a training checkpoint (e.g. a plain ``state_dict``). The message
+            names the file, what is wrong and what to do; the file is never modified.
     """
-    return torch.load(path, map_location="cpu", weights_only=False)
+    path = Path(path)
+    clean_stale_temporaries(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes), e.g. from a copy or save that was cut "
+                              f"off: there is nothing to resume. {_WHAT_TO_DO}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises RuntimeError, pickle UnpicklingError, EOFError, ...
+        with open(path, "rb") as file:
+            is_zip = file.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+        problem = ("a truncated or damaged torch.save archive" if is_zip
+                   else "not a file written by torch.save (unknown format)")
+        raise CheckpointError(f"checkpoint {path} ({size} bytes) cannot be read: it is {problem} "
+                              f"({type(error).__name__}: {str(error)[:200]}). {_WHAT_TO_DO}") from error
+    if not isinstance(state, dict) or not all(key in state for key in CHECKPOINT_KEYS):
+        if isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
+            found = (f"a plain state_dict ({len(state)} tensors, e.g. {next(iter(state))!r}), not a training "
+                     "checkpoint; load weights like these with model.load_state_dict(torch.load(path))")
+        elif isinstance(state, dict):
+            found = f"a dict without the keys {[k for k in CHECKPOINT_KEYS if k not in state]}"
+        else:
+            found = f"a {type(state).__name__}, not a dict"
+        raise CheckpointError(f"checkpoint {path} was not written by stconv_lite.train.fit: it holds {found}. "
+                              f"{_WHAT_TO_DO}")
+    return state
 
 
 def model_signature(model: nn.Module) -> dict[str, tuple[int, ...]]:

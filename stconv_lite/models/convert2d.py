@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
+from stconv_lite.ops.arguments import ClipSpec, check_video_input
 from stconv_lite.ops.conv3t import Conv3T
 
 __all__ = ["convert_conv2d", "convert_module", "VideoNet", "Kind"]
@@ -113,13 +114,19 @@ def convert_module(model2d: nn.Module, kind: Kind, copy_weights: bool = True) ->
 
 
 class VideoNet(nn.Module):
-    """A converted network behind one checked entry point for video batches."""
+    """A converted network behind one checked entry point for video batches.
 
-    def __init__(self, net: nn.Module, in_channels: int, name: str) -> None:
+    ``clip_spec`` states the smallest clip the converted strides and poolings leave non-empty: cubic
+    kernels shrink time as fast as space, so e.g. GoogLeNet needs 15 frames where a 2D network
+    needs none.
+    """
+
+    def __init__(self, net: nn.Module, in_channels: int, name: str, clip_spec: ClipSpec = ClipSpec()) -> None:
         super().__init__()
         self.net = net
         self.in_channels = in_channels
         self.name = name
+        self.clip_spec = clip_spec
 
     def forward(self, video: torch.Tensor):
         """Classify a clip with the converted network (eq. (2) or (5) of the 3TConv paper per layer).
@@ -128,10 +135,7 @@ class VideoNet(nn.Module):
             video: (B, C, T, H, W) -> logits (B, num_classes) (GoogLeNet in training mode with
             auxiliary heads returns torchvision's (logits, aux2, aux1) tuple).
         """
-        if video.dim() != 5 or video.shape[1] != self.in_channels:
-            raise ValueError(
-                f"{self.name} expects (B, {self.in_channels}, T, H, W); got {tuple(video.shape)}"
-            )
+        check_video_input(video, self.name, self.in_channels, next(self.parameters(), None), self.clip_spec)
         return self.net(video)
 
 

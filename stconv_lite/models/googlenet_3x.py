@@ -26,10 +26,17 @@ from torchvision.models.googlenet import BasicConv2d
 
 from stconv_lite.models.convert2d import VideoNet, adapt_first_conv, convert_module, replace_head
 from stconv_lite.models.registry import register
+from stconv_lite.ops.arguments import ClipSpec
 
-__all__ = ["googlenet_3d", "googlenet_3t", "googlenet_video", "InceptionAux3d", "AUTHORS_AUX_POOL"]
+__all__ = ["googlenet_3d", "googlenet_3t", "googlenet_video", "InceptionAux3d", "AUTHORS_AUX_POOL",
+           "GOOGLENET_CLIP"]
 
 AUTHORS_AUX_POOL = (1, 2, 3)
+# The cubic 7x7x7 stride-2 stem and four 3x3x3 stride-2 max-pools (ceil mode, no padding) halve
+# time as often as space: below 15 frames (or 15 pixels) a pool's input is empty. Chapter 7's
+# quick and small clips (4 and 8 frames) are too short; the paper feeds 30 frames.
+GOOGLENET_CLIP = ClipSpec(minimum=(15, 15, 15), hint="use clips of >= 15 frames, or a model without cubic "
+                          "time pooling (e.g. r2plus1d_18, resnet18_3t)")
 
 
 class InceptionAux3d(nn.Module):
@@ -86,7 +93,7 @@ def googlenet_video(
             conv2d = aux.conv if aux is not None else BasicConv2d(width, 128, kernel_size=1)
             conv = convert_module(conv2d, kind, copy_weights and aux is not None)
             setattr(model, name, InceptionAux3d(conv, tuple(aux_pool), num_classes))
-    return VideoNet(model, in_channels, f"googlenet_{kind}")
+    return VideoNet(model, in_channels, f"googlenet_{kind}", GOOGLENET_CLIP)
 
 
 @register("googlenet_3d")

@@ -19,14 +19,26 @@ import torch.nn as nn
 from einops import rearrange, reduce
 
 from stconv_lite.models.registry import register
+from stconv_lite.ops.arguments import ClipSpec, positive_int
+from stconv_lite.ops.arguments import check_video_input as _check_input
 from stconv_lite.ops.conv3t import Conv3T
 
-__all__ = ["LeNet5Video", "LeNet5Frames", "lenet5_3d", "lenet5_3t", "lenet5_2d"]
+__all__ = ["LeNet5Video", "LeNet5Frames", "lenet5_3d", "lenet5_3t", "lenet5_2d", "LENET_MIN_SIDE"]
+
+# conv 5 (padding 2) keeps n, pool 2 gives n // 2, conv 5 gives n // 2 - 4, pool 2 needs that >= 2
+# ... and >= 1 after it: n // 2 - 4 >= 2, so n >= 12 along every convolved axis.
+LENET_MIN_SIDE = 12
 
 
-def _check(video: torch.Tensor, in_channels: int, name: str) -> None:
-    if video.dim() != 5 or video.shape[1] != in_channels:
-        raise ValueError(f"{name} expects (B, {in_channels}, T, H, W); got {tuple(video.shape)}")
+def _check_built_size(frames: int | None, size: int) -> None:
+    """Refuse at build time a clip size the two conv + pool stages would shrink to nothing."""
+    for name, value in (("frames", frames), ("size", size)):
+        if value is None:
+            continue
+        positive_int(value, name)
+        if value < LENET_MIN_SIDE:
+            raise ValueError(f"LeNet-5 needs {name} >= {LENET_MIN_SIDE} (two 5-wide convs and two 2x poolings); "
+                             f"got {name}={value}")
 
 
 def _head(features: int, hidden: tuple[int, int], num_classes: int) -> nn.Sequential:
@@ -47,7 +59,11 @@ class LeNet5Video(nn.Module):
         layer = {"3d": nn.Conv3d, "3t": Conv3T}.get(conv)
         if layer is None:
             raise ValueError(f"conv must be '3d' or '3t'; got {conv!r}")
-        self.in_channels, self.kind = in_channels, conv
+        self.in_channels, self.kind = positive_int(in_channels, "in_channels"), conv
+        _check_built_size(frames, size)
+        # The first FC layer's width is fixed by the clip size: another size cannot go through it.
+        self.clip_spec = ClipSpec(exact=(frames, size, size),
+                                  hint=f"LeNet-5 is built for one clip size; create it with frames=T, size=H (H = W)")
         self.features = nn.Sequential(
             layer(in_channels, channels[0], 5, padding=2), nn.ReLU(), nn.MaxPool3d(2),
             layer(channels[0], channels[1], 5), nn.ReLU(), nn.MaxPool3d(2),
@@ -62,7 +78,7 @@ class LeNet5Video(nn.Module):
         Shapes:
             video: (B, C, T, H, W) -> logits (B, num_classes)
         """
-        _check(video, self.in_channels, f"LeNet5Video[{self.kind}]")
+        _check_input(video, f"LeNet5Video[{self.kind}]", self.in_channels, self.classifier[0].weight, self.clip_spec)
         return self.classifier(rearrange(self.features(video), "b c t h w -> b (c t h w)"))
 
 
@@ -70,9 +86,13 @@ class LeNet5Frames(nn.Module):
     """The 2D LeNet-5 on every frame; per-frame logits averaged over time (order-blind baseline)."""
 
     def __init__(self, num_classes: int, in_channels: int = 1, channels: tuple[int, int] = (6, 16),
-                 hidden: tuple[int, int] = (120, 84), size: int = 28, **_: int) -> None:
+                 hidden: tuple[int, int] = (120, 84), size: int = 28, frames: int | None = None) -> None:
+        # ``frames`` is accepted so that the three LeNets take the same options; any T goes through.
         super().__init__()
-        self.in_channels = in_channels
+        self.in_channels = positive_int(in_channels, "in_channels")
+        _check_built_size(None, size)
+        self.clip_spec = ClipSpec(minimum=(1, size, size), exact=(None, size, size),
+                                  hint="LeNet-5 is built for one frame size; create it with size=H (H = W)")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, channels[0], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(channels[0], channels[1], 5), nn.ReLU(), nn.MaxPool2d(2),
@@ -87,7 +107,7 @@ class LeNet5Frames(nn.Module):
         Shapes:
             video: (B, C, T, H, W) -> logits (B, num_classes)
         """
-        _check(video, self.in_channels, "LeNet5Frames")
+        _check_input(video, "LeNet5Frames", self.in_channels, self.classifier[0].weight, self.clip_spec)
         frames = rearrange(video, "b c t h w -> (b t) c h w")
         logits = self.classifier(rearrange(self.features(frames), "n c h w -> n (c h w)"))
         return reduce(logits, "(b t) k -> b k", "mean", b=video.shape[0])

@@ -6,6 +6,10 @@
 Model files register their builders with :func:`register`; the registry imports every module of
 :mod:`stconv_lite.models` on first use, so adding a model never means editing a central list.
 Every builder accepts ``num_classes`` and ``in_channels`` (Video-MNIST is single-channel).
+
+Every model states the clip sizes it accepts as a ``clip_spec``
+(:class:`~stconv_lite.ops.arguments.ClipSpec`); :func:`min_clip_size` and :func:`supports_clip` read
+it without building real weights, so that a chapter offers only the models its clips fit.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import importlib
 import pkgutil
 from typing import Callable
 
+import torch
 import torch.nn as nn
+
+from stconv_lite.ops.arguments import ClipSpec, positive_int
 
 Builder = Callable[..., nn.Module]
 _BUILDERS: dict[str, Builder] = {}
@@ -52,20 +59,58 @@ def available() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def create(name: str, num_classes: int, in_channels: int = 3, **options) -> nn.Module:
+def create(name: str, num_classes: int, in_channels: int | None = None, **options) -> nn.Module:
     """Build the model registered as ``name``.
 
     Args:
         name: a name from :func:`available`, e.g. ``"r2plus1d_18"``.
         num_classes: size of the classification head.
-        in_channels: channels of the input video (3 for RGB, 1 for Video-MNIST).
+        in_channels: channels of the input video (3 for RGB, 1 for Video-MNIST); ``None`` keeps
+            the builder's own default (1 for the Video-MNIST models, 3 for the others).
         **options: builder-specific options (width, pretrained 2D weights, ...).
     """
     _discover()
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(_BUILDERS))}")
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
-    if not isinstance(in_channels, int) or in_channels < 1:
-        raise ValueError(f"in_channels must be a positive int; got {in_channels!r}")
-    return _BUILDERS[name](num_classes=num_classes, in_channels=in_channels, **options)
+    positive_int(num_classes, "num_classes")
+    if in_channels is not None:
+        options["in_channels"] = positive_int(in_channels, "in_channels")
+    for key in _COUNT_OPTIONS:
+        if key in options and options[key] is not None:
+            positive_int(options[key], key)
+    return _BUILDERS[name](num_classes=num_classes, **options)
+
+
+# Options that are counts wherever a builder takes them: ``width=0`` or ``frames=True`` would
+# otherwise build a degenerate network (or fail deep inside torch).
+_COUNT_OPTIONS = ("width", "frames", "size", "growth", "bottleneck", "stem_channels")
+
+
+def clip_spec(name: str, **options) -> ClipSpec:
+    """The clip sizes ``(T, H, W)`` that model ``name``, built with ``options``, accepts.
+
+    The model is built on PyTorch's ``meta`` device (shapes only, no memory, no weights), so this is
+    cheap even for ResNet-50s. Models without a stated :class:`ClipSpec` accept any clip >= 1x1x1.
+    """
+    with torch.device("meta"):
+        model = create(name, num_classes=2, **options)
+    return getattr(model, "clip_spec", ClipSpec())
+
+
+def min_clip_size(name: str, **options) -> tuple[int, int, int]:
+    """The smallest ``(T, H, W)`` that model ``name`` (built with ``options``) runs on.
+
+    >>> min_clip_size("googlenet_3d")   # doctest: +SKIP
+    (15, 15, 15)
+
+    Networks built for one clip size (LeNet-5, R2D's time-stacking stem) return that size.
+    """
+    return clip_spec(name, **options).smallest
+
+
+def supports_clip(name: str, clip: tuple[int, int, int], **options) -> bool:
+    """Whether model ``name`` built with ``options`` runs on clips of ``clip = (T, H, W)``.
+
+    Chapter menus filter on it: ``[n for n in menu if supports_clip(n, (8, 112, 112), **menu[n])]``.
+    """
+    return clip_spec(name, **options).accepts(*clip)

@@ -40,6 +40,7 @@ from torch import Tensor
 
 from stconv_lite.models.registry import register
 from stconv_lite.models.resnet3d_blocks import CONV_KINDS, STEM_KINDS, BasicBlock3d, make_stem
+from stconv_lite.ops.arguments import ClipSpec, check_video_input, positive_int
 
 __all__ = ["VideoResNet", "video_resnet", "VARIANTS", "DEPTHS", "PAPER_PARAMS_M", "group_kinds"]
 
@@ -90,11 +91,13 @@ class VideoResNet(nn.Module):
             raise ValueError(f"kinds must be (stem in {STEM_KINDS}, then 4 of {CONV_KINDS}); got {kinds!r}")
         if len(blocks) != 4 or not all(isinstance(b, int) and b >= 1 for b in blocks):
             raise ValueError(f"blocks must be 4 positive ints; got {blocks!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int; got {width!r}")
-        if not isinstance(frames, int) or frames < 1:
-            raise ValueError(f"frames must be a positive int; got {frames!r}")
-        self.kinds, self.in_channels = tuple(kinds), in_channels
+        positive_int(width, "width")
+        positive_int(frames, "frames")
+        self.kinds, self.in_channels = tuple(kinds), positive_int(in_channels, "in_channels")
+        # Padded convs and strides leave any clip >= 1 x 1 x 1 non-empty; R2D's stem stacks exactly
+        # ``frames`` frames into channels, so its weights fix T.
+        self.clip_spec = (ClipSpec(exact=(frames, None, None), hint=f"R2D stacks exactly {frames} frames into "
+                                   "channels; build it with frames=T") if kinds[0] == "stacked" else ClipSpec())
         self.stem = make_stem(kinds[0], in_channels, width, frames, stem_mid)
         channels = width
         for index, (kind, count) in enumerate(zip(kinds[1:], blocks)):
@@ -129,8 +132,7 @@ class VideoResNet(nn.Module):
             x: (B, C, T, H, W) -> (B, 8*width, T', H/16, W/16) with T' = T / 8 for 3D/(2+1)D
             groups conv3_x..conv5_x, T for 2D groups, 1 after R2D's stacked stem
         """
-        if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(f"VideoResNet expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}")
+        check_video_input(x, "VideoResNet", self.in_channels, self.fc.weight, self.clip_spec)
         x = self.stem(x)
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 

@@ -34,6 +34,7 @@ from einops import reduce
 from torch import Tensor
 
 from stconv_lite.models.registry import register
+from stconv_lite.ops.arguments import ClipSpec, check_video_input, positive_int
 from stconv_lite.ops.droppath import DropPathGate
 from stconv_lite.ops.fusion import UNITS, FusionLayer, FusionTransition
 
@@ -66,6 +67,18 @@ def _units_for(strategy: str | Sequence[str] | None, n_positions: int) -> list[s
     return units
 
 
+def _min_side(stem_k: int, transitions: int) -> int:
+    """Smallest H (= W) that the stride-2 stem conv, the stride-2 stem pool and every transition's
+    2x2 average pool leave non-empty (29 for DenseNet-121's 3 transitions, 13 for the tiny template)."""
+    side = 1
+    while True:
+        h = (side + 2 * (stem_k // 2) - stem_k) // 2 + 1  # stem conv, stride 2
+        h = (h + 2 - 3) // 2 + 1  # max-pool 3, stride 2, padding 1
+        if h >= 2**transitions:  # each transition halves (floor) and must keep >= 1
+            return side
+        side += 1
+
+
 class FusionTemplate(nn.Module):
     """A 3D DenseNet whose every layer and transition is a gated fusion unit.
 
@@ -86,7 +99,8 @@ class FusionTemplate(nn.Module):
                  stem_k: int = 7, stem_pool_t: int = 3, strategy: str | Sequence[str] | None = None,
                  p0: float = 0.1, tau: float = 0.2, dropout: float = 0.0, output_gate: bool = False) -> None:
         super().__init__()
-        self.in_channels = in_channels
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.clip_spec = ClipSpec(minimum=(1, *(_min_side(stem_k, len(block_layers) - 1),) * 2))
         self.names = position_names(block_layers)
         self.units = _units_for(strategy, len(self.names))
         self.stem = nn.Sequential(
@@ -143,8 +157,7 @@ class FusionTemplate(nn.Module):
         Shapes:
             video: (B, C, T, H, W) -> logits (B, num_classes)
         """
-        if video.dim() != 5 or video.shape[1] != self.in_channels:
-            raise ValueError(f"FusionTemplate expects (B, {self.in_channels}, T, H, W); got {tuple(video.shape)}")
+        check_video_input(video, "FusionTemplate", self.in_channels, self.fc.weight, self.clip_spec)
         features = F.relu(self.head_bn(self.features(self.stem(video))))
         pooled = reduce(features, "b c t h w -> b c", "mean")
         return self.fc(self.dropout(pooled))

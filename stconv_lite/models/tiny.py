@@ -18,11 +18,16 @@ import torch.nn as nn
 from einops import rearrange, reduce
 
 from stconv_lite.models.registry import register
+from stconv_lite.ops.arguments import ClipSpec, check_video_input, positive_int
 
 
 def _check_video(x: torch.Tensor, name: str) -> None:
-    if x.dim() != 5:
+    if isinstance(x, torch.Tensor) and x.dim() != 5:
         raise ValueError(f"{name} expects a video batch (B, C, T, H, W); got shape {tuple(x.shape)}")
+
+# Two spatial max-pools of 2 need H, W >= 4; TinyC3d's second pool also halves time, so T >= 2.
+FRAME_BAG_CLIP = ClipSpec(minimum=(1, 4, 4))
+TINY_C3D_CLIP = ClipSpec(minimum=(2, 4, 4))
 
 
 def _block(conv: type[nn.Module], bn: type[nn.Module], c_in: int, c_out: int) -> nn.Sequential:
@@ -33,8 +38,12 @@ def _block(conv: type[nn.Module], bn: type[nn.Module], c_in: int, c_out: int) ->
 class FrameBag2d(nn.Module):
     """A 2D CNN applied to every frame, features averaged over time, then a linear classifier."""
 
+    clip_spec = FRAME_BAG_CLIP
+
     def __init__(self, num_classes: int, in_channels: int = 1, width: int = 16) -> None:
         super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels")
+        positive_int(width, "width")
         self.features = nn.Sequential(
             _block(nn.Conv2d, nn.BatchNorm2d, in_channels, width),
             nn.MaxPool2d(2),
@@ -51,6 +60,7 @@ class FrameBag2d(nn.Module):
             video: (B, C, T, H, W) -> logits (B, num_classes)
         """
         _check_video(video, "FrameBag2d")
+        check_video_input(video, "FrameBag2d", self.in_channels, self.classifier.weight, self.clip_spec)
         batch = video.shape[0]
         frames = rearrange(video, "b c t h w -> (b t) c h w")
         per_frame = reduce(self.features(frames), "(b t) c h w -> b t c", "mean", b=batch)
@@ -61,8 +71,12 @@ class FrameBag2d(nn.Module):
 class TinyC3d(nn.Module):
     """Three 3x3x3 conv blocks with pooling, global average over (T, H, W), linear classifier."""
 
+    clip_spec = TINY_C3D_CLIP
+
     def __init__(self, num_classes: int, in_channels: int = 1, width: int = 16) -> None:
         super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels")
+        positive_int(width, "width")
         self.features = nn.Sequential(
             _block(nn.Conv3d, nn.BatchNorm3d, in_channels, width),
             nn.MaxPool3d((1, 2, 2)),  # keep every frame early: motion is the signal
@@ -79,6 +93,7 @@ class TinyC3d(nn.Module):
             video: (B, C, T, H, W) -> logits (B, num_classes)
         """
         _check_video(video, "TinyC3d")
+        check_video_input(video, "TinyC3d", self.in_channels, self.classifier.weight, self.clip_spec)
         pooled = reduce(self.features(video), "b c t h w -> b c", "mean")
         return self.classifier(pooled)
 

@@ -42,6 +42,7 @@ from einops import rearrange, reduce
 from torch import Tensor
 
 from stconv_lite.models.registry import register
+from stconv_lite.ops.arguments import check_video_input, positive_int
 
 __all__ = [
     "BatchNormReLU3d",
@@ -149,9 +150,8 @@ class TSNResNet(nn.Module):
         super().__init__()
         if len(layers) != 4 or not all(isinstance(n, int) and n >= 1 for n in layers):
             raise ValueError(f"layers must be 4 positive ints; got {layers!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int; got {width!r}")
-        self.in_channels, self.layers, self.width = in_channels, tuple(layers), width
+        positive_int(width, "width")
+        self.in_channels, self.layers, self.width = positive_int(in_channels, "in_channels"), tuple(layers), width
         self.conv1 = nn.Conv3d(in_channels, width, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False)
         self.bn1 = nn.BatchNorm3d(width)
         self.relu = nn.ReLU(inplace=True)
@@ -191,7 +191,8 @@ class TSNResNet(nn.Module):
         Shapes:
             x: (B, C_in, T, H, W) -> (B, 32 * width, T, H / 32, W / 32)
         """
-        _check_video(x, self.in_channels, type(self).__name__)
+        check_video_input(x, type(self).__name__, self.in_channels, self.conv1.weight,
+                          layout=f"(B, C={self.in_channels}, T, H, W)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages:
             x = stage(x)

@@ -30,6 +30,8 @@ import torch.nn as nn
 from einops import rearrange, reduce
 from torch import Tensor
 
+from stconv_lite.ops.arguments import check_video_input
+
 __all__ = ["CalibrationGenerator", "REFERENCE_KEY_MAP", "convert_reference_state_dict"]
 
 REFERENCE_KEY_MAP = {"g": "global_fc", "a": "reduce", "bn": "bn", "b": "expand"}
@@ -89,10 +91,8 @@ class CalibrationGenerator(nn.Module):
             x: (B, C_in, T, H, W)
             returns alpha: (B, C_alpha, T) with C_alpha = ``out_channels``; 1 everywhere at init.
         """
-        if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"CalibrationGenerator expects (B, C={self.in_channels}, T, H, W); got {tuple(x.shape)}"
-            )
+        check_video_input(x, "CalibrationGenerator", self.in_channels, self.reduce.weight,
+                          layout=f"(B, C={self.in_channels}, T, H, W)")
         frame_descriptors = reduce(x, "b c t h w -> b c t", "mean")
         if self.global_fc is not None:
             # the mean over (T, H, W) is the mean of the frame means: no second pass over x

@@ -50,6 +50,8 @@ __all__ = [
 TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
 
 from stconv_lite.ops.arguments import Triple
+from stconv_lite.ops.arguments import check_video_input as _check_input
+from stconv_lite.ops.arguments import conv_clip_spec
 from stconv_lite.ops.arguments import triple as _triple
 
 
@@ -346,10 +348,8 @@ class Conv3T(nn.Module):
         Shapes:
             x: (B, C_in, T, H, W) -> (B, C_out, T', H', W') with the ``nn.Conv3d`` output sizes.
         """
-        if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv3T expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}"
-            )
+        _check_input(x, "Conv3T", self.in_channels, self.first_slice,
+                     conv_clip_spec(self.kernel_size, self.padding, self.dilation))
         return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation,
                          self.groups)
 

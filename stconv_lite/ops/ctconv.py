@@ -43,6 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from stconv_lite.ops.arguments import check_video_input
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_subdim_layout
 
@@ -146,8 +147,7 @@ class TensorSeparableConv3d(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, T, H, W)
         """
-        if x.dim() != 5 or x.shape[1] != self.channels:
-            raise ValueError(f"TensorSeparableConv3d expects (B, {self.channels}, T, H, W); got {tuple(x.shape)}")
+        check_video_input(x, "TensorSeparableConv3d", self.channels, next(self.parameters(), None))
         z = to_subdim_layout(x, self.factors, self.dim)
         mixed = self.branches[0](z)
         for branch in self.branches[1:]:
@@ -210,8 +210,7 @@ class CTModule(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, T, H, W)
         """
-        if x.dim() != 5 or x.shape[1] != self.channels:
-            raise ValueError(f"CTModule expects (B, {self.channels}, T, H, W); got {tuple(x.shape)}")
+        check_video_input(x, "CTModule", self.channels, next(self.parameters(), None))
         for index, stage in enumerate(self.stages):
             if index > 0 and self.fusions:
                 x = self.fusions[index - 1](x)

@@ -46,6 +46,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from stconv_lite.ops.arguments import check_video_input
+
 __all__ = [
     "GATE_MODES", "DropPathGate", "GatedPath", "relaxed_drop", "logistic_noise", "kl_term",
     "variational_kl", "gated_paths",
@@ -138,8 +140,8 @@ class DropPathGate(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, T, H, W); one factor per sample, broadcast over C, T, H, W.
         """
-        if x.dim() != 5:
-            raise ValueError(f"DropPathGate expects (B, C, T, H, W); got {tuple(x.shape)}")
+        # No weight-dtype check: the factor is computed in x's dtype, so float64 (gradcheck) works.
+        check_video_input(x, "DropPathGate")
         factor = self.factor(x.shape[0], x.dtype, x.device)
         if factor is None:
             return x
@@ -172,10 +174,8 @@ class GatedPath(nn.Module):
         Shapes:
             x: (B, C_in, T, H, W) -> (B, C_out, T, H, W)
         """
-        if x.dim() != 5 or x.shape[1] != self.bn.num_features:
-            raise ValueError(
-                f"GatedPath expects (B, {self.bn.num_features}, T, H, W); got {tuple(x.shape)}"
-            )
+        # Checked before the fixed-off shortcut below, which would otherwise return zeros for any input.
+        check_video_input(x, "GatedPath", self.bn.num_features, self.conv.weight)
         if self.gate.mode == "fixed" and self.gate.keep_bit.item() == 0.0:
             batch, _, t, h, w = x.shape
             return x.new_zeros(batch, self.conv.out_channels, t, h, w)

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from stconv_lite.ops.arguments import check_video_input
 from stconv_lite.ops.droppath import DropPathGate, GatedPath
 
 __all__ = ["UNITS", "PATH_KERNELS", "FusionLayer", "FusionTransition", "unit_from_keep"]
@@ -66,8 +67,7 @@ class _FusedPaths(nn.Module):
         )
 
     def _check(self, x: Tensor, name: str) -> None:
-        if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{name} expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}")
+        check_video_input(x, name, self.in_channels, next(self.parameters(), None))
 
     def fused(self, x: Tensor) -> Tensor:
         outputs = [path(x) for path in self.paths.values()]

@@ -31,6 +31,8 @@ from torch import Tensor
 __all__ = ["Conv2Plus1d", "midplanes"]
 
 from stconv_lite.ops.arguments import Triple
+from stconv_lite.ops.arguments import check_video_input as _check_input
+from stconv_lite.ops.arguments import conv_clip_spec
 from stconv_lite.ops.arguments import triple as _triple
 
 
@@ -116,10 +118,10 @@ class Conv2Plus1d(nn.Sequential):
         Shapes:
             x: (B, N_{i-1}, T, H, W) -> spatial (B, M_i, T, H', W') -> (B, N_i, T', H', W')
         """
-        if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv2Plus1d expects (B, {self.in_channels}, T, H, W); got {tuple(x.shape)}"
-            )
+        spatial_conv = getattr(self[0], "conv", self[0])  # plug-ins (TAdaConv) wrap the spatial conv
+        _check_input(x, "Conv2Plus1d", self.in_channels, spatial_conv.weight,
+                     conv_clip_spec((self[3].kernel_size[0], *spatial_conv.kernel_size[1:]),
+                                    (self[3].padding[0], *spatial_conv.padding[1:]), (1, 1, 1)))
         spatial, norm, act, temporal = self
         foldable = (isinstance(norm, nn.BatchNorm3d) and norm.affine and norm.running_mean is not None
                     and isinstance(spatial, nn.Conv3d) and spatial.padding_mode == "zeros"

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor
 
+from stconv_lite.ops.arguments import check_video_input
 from stconv_lite.ops.calibration import CalibrationGenerator, convert_reference_state_dict as _convert_generator
 
 __all__ = [
@@ -53,11 +54,12 @@ def _pair(value: Pair, name: str) -> tuple[int, int]:
     return tuple(value)  # type: ignore[return-value]
 
 
-def _check_video(x: Tensor, channels: int, who: str) -> None:
-    if x.dim() != 5:
+def _check_video(x: Tensor, channels: int, who: str, weight: Tensor | None = None) -> None:
+    if isinstance(x, Tensor) and x.dim() != 5:
         raise ValueError(f"{who} expects (B, C, T, H, W); got {tuple(x.shape)}")
-    if x.shape[1] != channels:
+    if isinstance(x, Tensor) and x.shape[1] != channels:
         raise ValueError(f"{who} expects {channels} input channels in (B, C, T, H, W); got {tuple(x.shape)}")
+    check_video_input(x, who, channels, weight)  # dtype: floating point, and that of the weights
 
 
 def _alpha_btc(alpha: Tensor, x: Tensor, channels: int, who: str) -> Tensor:
@@ -135,7 +137,7 @@ class TAdaConv2d(nn.Module):
                 ``None`` means $\alpha \equiv 1$ (the plain 2D conv on every frame).
             returns: (B, C_out, T, H', W')
         """
-        _check_video(x, self.in_channels, "TAdaConv2d")
+        _check_video(x, self.in_channels, "TAdaConv2d", self.weight)
         if alpha is None:
             return self._conv_frames(x, self.bias)
         alpha = _alpha_btc(alpha, x, self.alpha_channels, "TAdaConv2d")

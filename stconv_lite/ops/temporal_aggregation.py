@@ -26,6 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from stconv_lite.ops.arguments import check_video_input
+
 __all__ = ["TemporalAggregation", "temporal_avg_pool"]
 
 MODES = ("sepbn", "shortcut", "avg")
@@ -37,11 +39,14 @@ def temporal_avg_pool(x: Tensor, kernel_size: int = 3) -> Tensor:
     Shapes:
         x: (B, C, T, H, W); returns (B, C, T, H, W).
     """
-    if x.dim() != 5:
-        raise ValueError(f"temporal_avg_pool expects (B, C, T, H, W); got {tuple(x.shape)}")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"temporal_avg_pool needs an odd kernel_size to keep T; got {kernel_size}")
-    return F.avg_pool3d(x, (kernel_size, 1, 1), stride=1, padding=(kernel_size // 2, 0, 0), count_include_pad=True)
+    check_video_input(x, "temporal_avg_pool")
+    # Pad explicitly instead of avg_pool3d(padding=...): torch refuses an input shorter than the
+    # kernel even when the padding would cover it, and clips of 1 or 2 frames are legitimate here.
+    # The zeros are counted either way, so the result is the same.
+    half = kernel_size // 2
+    return F.avg_pool3d(F.pad(x, (0, 0, 0, 0, half, half)), (kernel_size, 1, 1), stride=1)
 
 
 class TemporalAggregation(nn.Module):
@@ -79,8 +84,8 @@ class TemporalAggregation(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -- the TAdaConv output $\tilde{\mathbf{x}}$; returns (B, C, T, H, W).
         """
-        if x.dim() != 5 or x.shape[1] != self.channels:
-            raise ValueError(f"TemporalAggregation expects (B, C={self.channels}, T, H, W); got {tuple(x.shape)}")
+        check_video_input(x, "TemporalAggregation", self.channels, self.bn.weight,
+                          layout=f"(B, C={self.channels}, T, H, W)")
         pooled = temporal_avg_pool(x, self.kernel_size)
         if self.mode == "sepbn":
             return self.relu(self.bn(x) + self.pool_bn(pooled))

@@ -29,7 +29,10 @@ from typing import Literal
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from einops import reduce
+
+from stconv_lite.ops.arguments import check_video_input
 
 __all__ = ["TensorExcitation", "SpatialExcitation", "TemporalExcitation", "ChannelExcitation"]
 
@@ -89,8 +92,16 @@ class TensorExcitation(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, 1, H, W) spatial | (B, C, T, 1, 1) temporal, channel
         """
-        hidden = torch.relu(self.norm(self.reduce(self.squeeze(x))))
-        return torch.sigmoid(self.expand(hidden))
+        squeezed = self.reduce(self.squeeze(x))
+        if self.training and squeezed[:, 0].numel() == 1:
+            # One value per channel (batch 1 and a 1 x 1 pooled map, e.g. the last stage of a
+            # ResNet at 32 x 32 input): batch statistics are undefined there, and BatchNorm refuses
+            # to train on them. Normalise with the running statistics instead, leaving them as they are.
+            normed = F.batch_norm(squeezed, self.norm.running_mean, self.norm.running_var, self.norm.weight,
+                                  self.norm.bias, training=False, eps=self.norm.eps)
+        else:
+            normed = self.norm(squeezed)
+        return torch.sigmoid(self.expand(torch.relu(normed)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Re-weight x by its attention map: Eq. (6), (7) or (8) of the CT-Net paper (by ``kind``).
@@ -98,10 +109,7 @@ class TensorExcitation(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, T, H, W)
         """
-        if x.dim() != 5 or x.shape[1] != self.channels:
-            raise ValueError(
-                f"{type(self).__name__} expects (B, {self.channels}, T, H, W); got {tuple(x.shape)}"
-            )
+        check_video_input(x, type(self).__name__, self.channels, self.reduce.weight)
         return x * self.gate(x)
 
     def extra_repr(self) -> str:

@@ -141,8 +141,8 @@ def subdim_names(k: int) -> list[str]:
 
 
 def _check_video(x: torch.Tensor, factors: Sequence[int], who: str) -> None:
-    if x.dim() != 5:
-        raise ValueError(f"{who} expects (B, C, T, H, W); got {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 5:
+        raise ValueError(f"{who} expects (B, C, T, H, W); got {tuple(getattr(x, 'shape', ()))}")
     if x.shape[1] != math.prod(factors):
         raise ValueError(
             f"{who}: factors {tuple(factors)} describe C={math.prod(factors)} channels; "

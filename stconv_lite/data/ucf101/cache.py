@@ -12,18 +12,35 @@ Why this shape: training then reads a clip with one memcpy from the page cache, 
 MPEG-4 on the fly costs far more CPU than a 2-core Colab VM has. A Colab disconnect costs at most the
 last few videos (flushes happen every 16):
 ``status.npy`` is replaced (atomically) only *after* the rows it vouches for were flushed to disk,
-so a rerun of :func:`build_cache` with the same arguments continues with the rows still at 0. A
-cache is never overwritten: a folder whose ``meta.json`` asks for something else (other T, size or
+so a rerun of :func:`build_cache` with the same arguments continues with the rows still at 0. The three
+files are created under temporary names and renamed into place with ``meta.json`` last, so a kill
+during creation leaves either a complete new cache or only temporary files, which the rerun removes;
+a folder left by a creation that older versions did not finish (``meta.json`` without the others) is
+repaired when none of its rows was decoded yet. A cache is never overwritten: a folder whose ``meta.json`` asks for something else (other T, size or
 split files) is refused with the difference spelled out, and a folder holding a ``frames.npy``
 without our ``meta.json`` is refused too.
+
+Robustness of a long build (hours on Colab):
+
+- decoding runs in a :class:`concurrent.futures.ProcessPoolExecutor`, which notices a worker that
+  dies (a segfault in FFmpeg, the out-of-memory killer), unlike ``multiprocessing.Pool``, which waits
+  for it forever. The videos that were in flight are then decoded again one by one, each in a fresh
+  process, so the one that kills its process is named in the report ("crashed: ...") and skipped;
+- every worker ends when the main process ends, even when that is killed (``SIGKILL``, a lost
+  runtime): it asks Linux for a signal on its parent's death and also watches its parent id;
+- a video that decodes to fewer frames than its header declares (a truncated download) is reported
+  by name in :attr:`BuildReport.short`, and kept or skipped by :data:`MIN_DECODED_FRACTION`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +48,19 @@ import numpy as np
 from stconv_lite.data.ucf101 import decode as decode_module
 from stconv_lite.data.ucf101.splits import UCF101Splits, VideoIndex, load_splits
 
-__all__ = ["CacheMismatchError", "CachedVideos", "BuildReport", "build_cache", "open_cache"]
+__all__ = ["CacheMismatchError", "CachedVideos", "BuildReport", "build_cache", "open_cache", "MIN_DECODED_FRACTION"]
 
 FORMAT_VERSION = 1
 PENDING, CACHED, FAILED = 0, 1, 2
 _FLUSH_EVERY = 16
+_CACHE_FILES = ("frames.npy", "status.npy", "meta.json")
+
+MIN_DECODED_FRACTION = 0.9
+"""The keep/skip rule for short decodes. A video that decodes to fewer frames than its header
+declares is named in :attr:`BuildReport.short` either way; it is **kept** (its cached frames are spread
+over the frames that did decode) when at least this fraction decoded, and **skipped** as
+"truncated" below it. MPEG-4 files often lose a frame or two at the end (packed B-frames), which is
+harmless; a download cut off at 60 % of its bytes decodes about half of its frames, which is not."""
 
 
 class CacheMismatchError(ValueError):
@@ -51,12 +76,18 @@ class BuildReport:
     decoded_now: int
     errors: dict[str, str]
     cache_dir: Path
+    short: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Videos that decoded to fewer frames than declared: name -> (decoded, declared), kept or not."""
 
     def summary(self) -> str:
         lines = [f"cached {self.cached} of {self.total} videos in {self.cache_dir} ({self.decoded_now} decoded now)"]
         if self.errors:
             lines.append(f"{len(self.errors)} skipped:")
             lines += [f"  {name}: {message}" for name, message in sorted(self.errors.items())]
+        kept_short = {name: counts for name, counts in self.short.items() if name not in self.errors}
+        if kept_short:
+            lines.append(f"{len(kept_short)} kept although short (>= {MIN_DECODED_FRACTION:.0%} of the declared frames):")
+            lines += [f"  {name}: decoded {got} of {declared} frames" for name, (got, declared) in sorted(kept_short.items())]
         return "\n".join(lines)
 
 
@@ -99,15 +130,94 @@ def _versions() -> dict[str, str]:
 
 
 def _decode_job(job: tuple[int, str | None, str, int, tuple[int, int]]):
-    """Worker: decode one video; never raises, returns (row, clip or None, frames, error)."""
+    """Worker: decode one video; never raises, returns (row, clip or None, decoded, declared, error)."""
     row, path, relpath, frames, size = job
     if path is None:
-        return row, None, 0, "missing: no such file under the video root (checked case-insensitively)"
+        return row, None, 0, 0, "missing: no such file under the video root (checked case-insensitively)"
     try:
         clip, available = decode_module.decode_uniform(path, frames, size)
     except decode_module.DecodeError as error:
-        return row, None, 0, f"corrupt: {error}"
-    return row, clip, available, None
+        return row, None, 0, 0, f"corrupt: {error}"
+    declared = decode_module.declared_frames(path)
+    if declared and available < MIN_DECODED_FRACTION * declared:
+        return row, None, available, declared, (
+            f"truncated: decoded {available} of the {declared} frames its header declares "
+            f"(< {MIN_DECODED_FRACTION:.0%}; the file is probably cut off: download it again, then build with "
+            "retry_failed=True)")
+    return row, clip, available, declared, None
+
+
+def _end_with_parent(parent: int) -> None:
+    """Worker initialiser: this process ends when the build's main process ``parent`` does.
+
+    A killed main process (SIGKILL, a lost runtime) cannot tell its workers to stop, and they do
+    not notice by themselves. Linux can send a signal on the parent's death (``PR_SET_PDEATHSIG``);
+    a thread watching the parent id covers other systems and a parent thread that exits first.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (AttributeError, OSError):  # not Linux
+        pass
+    if os.getppid() != parent:  # died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+_CRASHED = ("crashed: the decoding process died on this video (e.g. a segfault in FFmpeg, or the out-of-memory "
+            "killer); skipped. Check the file, then build with retry_failed=True")
+
+
+def _decode_in_pool(jobs: list, workers: int, record) -> None:
+    """Decode ``jobs`` in ``workers`` processes, calling ``record(result)`` for each, crash-proof.
+
+    When a worker dies the pool is broken: every video in flight is suspect. Each suspect is then
+    decoded alone in a fresh one-process pool, so the video that kills its process is recorded as
+    crashed and skipped, and the others go on in a new pool.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context()
+
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=context, initializer=_end_with_parent, initargs=(os.getpid(),))
+
+    pending, suspects = list(reversed(jobs)), []
+    while pending or suspects:
+        if suspects:
+            job = suspects.pop()
+            alone = pool(1)
+            try:
+                record(alone.submit(_decode_job, job).result())
+            except BrokenProcessPool:
+                record((job[0], None, 0, 0, _CRASHED))
+            finally:
+                alone.shutdown(wait=True, cancel_futures=True)
+            continue
+        executor, in_flight = pool(workers), {}
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < 2 * workers:  # a few queued per worker, not all at once
+                    job = pending.pop()
+                    in_flight[executor.submit(_decode_job, job)] = job
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()  # raises BrokenProcessPool if a worker died
+                    del in_flight[future]
+                    record(result)
+        except BrokenProcessPool:
+            suspects.extend(in_flight.values())
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -137,12 +247,14 @@ def build_cache(
         split_dir: the folder with classInd.txt and the lists (or a folder above it).
         cache_dir: where the cache lives (created; a local disk, not a mounted Drive, is fastest).
         frames, size: ``T`` uniformly sampled frames of ``size = (H, W)`` (an int means square).
-        workers: decoding processes (0: in this process; ``os.cpu_count()`` on Colab).
+        workers: decoding processes (0: in this process; ``os.cpu_count()`` on Colab). A worker that
+            dies is detected; its video is reported as crashed and skipped.
         retry_failed: decode rows that failed in an earlier run again (e.g. after fixing a file).
         progress: show a tqdm bar.
 
     Returns:
-        a :class:`BuildReport`; corrupt or missing videos are skipped and named in it, never fatal.
+        a :class:`BuildReport`; corrupt, missing, truncated (see :data:`MIN_DECODED_FRACTION`) or
+        crashing videos are skipped and named in it, never fatal.
 
     Raises:
         CacheMismatchError: ``cache_dir`` holds a cache built with other settings, or files that
@@ -158,25 +270,20 @@ def build_cache(
     wanted = _requested(splits, frames, size)
     shape = (len(splits.videos), frames, size[0], size[1], 3)
 
+    _remove_creation_leftovers(cache_dir)
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         _check_matches(meta, wanted, cache_dir)
-        clips = np.load(frames_path, mmap_mode="r+")
-        status = np.load(status_path)
-        if clips.shape != shape or status.shape != shape[:1]:
-            raise CacheMismatchError(f"{cache_dir}: frames.npy {clips.shape} / status.npy {status.shape} do not fit "
-                                     f"meta.json {shape}; the folder is damaged, rebuild it in a new folder")
+        clips, status = _open_or_repair(cache_dir, meta, shape)
     else:
         strays = [p.name for p in (frames_path, status_path) if p.exists()]
         if strays:
             raise CacheMismatchError(f"{cache_dir} holds {strays} but no meta.json: not a cache of ours, left untouched")
         meta = {**wanted, "classes": splits.classes, "videos": splits.videos, "labels": splits.labels.tolist(),
                 "splits": {f"{fold}/{subset}": idx.tolist() for (fold, subset), idx in splits.indices.items()},
-                "errors": {}, "source_frames": {}, "versions": _versions(), "complete": False}
-        _write_json_atomic(meta, meta_path)  # first, so that the frames below are never orphans
-        clips = np.lib.format.open_memmap(frames_path, mode="w+", dtype=np.uint8, shape=shape)
-        status = np.zeros(shape[:1], dtype=np.uint8)
-        _save_atomic(status, status_path)
+                "errors": {}, "source_frames": {}, "short": {}, "versions": _versions(), "complete": False}
+        clips, status = _create(cache_dir, meta, shape)
+    meta.setdefault("short", {})
 
     todo_states = (PENDING, FAILED) if retry_failed else (PENDING,)
     todo = [row for row in range(len(splits.videos)) if status[row] in todo_states]
@@ -196,8 +303,12 @@ def build_cache(
 
     def record(result) -> None:
         nonlocal decoded_now, since_flush
-        row, clip, available, error = result
+        row, clip, available, declared, error = result
         name = splits.videos[row]
+        if declared and available < declared:
+            meta["short"][name] = [available, declared]
+        else:
+            meta["short"].pop(name, None)
         if error is None:
             clips[row] = clip
             status[row] = CACHED
@@ -216,11 +327,7 @@ def build_cache(
 
     try:
         if workers and workers > 0 and len(jobs) > 1:
-            import multiprocessing
-
-            with multiprocessing.get_context().Pool(workers) as pool:
-                for result in pool.imap_unordered(_decode_job, jobs, chunksize=4):
-                    record(result)
+            _decode_in_pool(jobs, workers, record)
         else:
             for job in jobs:
                 record(_decode_job(job))
@@ -230,7 +337,78 @@ def build_cache(
         if bar is not None:
             bar.close()
     cached = int((status == CACHED).sum())
-    return BuildReport(len(splits.videos), cached, decoded_now, dict(meta["errors"]), cache_dir)
+    short = {name: (got, declared) for name, (got, declared) in meta["short"].items()}
+    return BuildReport(len(splits.videos), cached, decoded_now, dict(meta["errors"]), cache_dir, short)
+
+
+def _creating(name: str) -> str:
+    """The temporary name of a cache file while the cache is being created (ours by its name)."""
+    stem, suffix = name.split(".")
+    return f".{stem}.creating.{suffix}"
+
+
+def _remove_creation_leftovers(cache_dir: Path) -> None:
+    """Remove what a creation killed before its last rename left (temporary files only).
+
+    ``meta.json`` is renamed into place last; while its temporary file is still there, the creation
+    did not finish and any ``frames.npy``/``status.npy`` beside it are ours and empty of results.
+    """
+    unfinished = (cache_dir / _creating("meta.json")).exists() and not (cache_dir / "meta.json").exists()
+    for name in _CACHE_FILES:
+        (cache_dir / _creating(name)).unlink(missing_ok=True)
+        if unfinished and name != "meta.json":
+            (cache_dir / name).unlink(missing_ok=True)
+
+
+def _create(cache_dir: Path, meta: dict, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Create the three cache files under temporary names, then rename them, ``meta.json`` last.
+
+    A kill at any point leaves either the finished files or temporary ones that the next run
+    removes (:func:`_remove_creation_leftovers`); never a ``meta.json`` without its arrays.
+    """
+    temporary = {name: cache_dir / _creating(name) for name in _CACHE_FILES}
+    clips = np.lib.format.open_memmap(temporary["frames.npy"], mode="w+", dtype=np.uint8, shape=shape)
+    clips.flush()
+    del clips
+    np.save(temporary["status.npy"], np.zeros(shape[:1], dtype=np.uint8))
+    temporary["meta.json"].write_text(json.dumps(meta, indent=1))
+    for name in _CACHE_FILES:  # meta.json last: its presence says the other two are complete
+        os.replace(temporary[name], cache_dir / name)
+    return np.load(cache_dir / "frames.npy", mmap_mode="r+"), np.load(cache_dir / "status.npy")
+
+
+def _open_or_repair(cache_dir: Path, meta: dict, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Open an existing cache's arrays; recreate them if a creation was cut off before any decoding.
+
+    Older versions wrote ``meta.json`` first, so a kill during creation left it without (complete)
+    arrays. Nothing was decoded then (``status.npy`` vouches for decoded rows and is rewritten only
+    after them), so recreating the arrays loses nothing. A cache with decoded rows is never recreated.
+    """
+    frames_path, status_path = cache_dir / "frames.npy", cache_dir / "status.npy"
+    problem = None
+    try:
+        status = np.load(status_path)
+    except (OSError, ValueError, EOFError) as error:
+        status, problem = None, f"status.npy unreadable ({type(error).__name__})"
+    try:
+        clips = np.load(frames_path, mmap_mode="r+")
+    except (OSError, ValueError, EOFError) as error:
+        clips, problem = None, f"frames.npy unreadable ({type(error).__name__})"
+    if problem is None and (clips.shape != shape or status.shape != shape[:1]):
+        problem = f"frames.npy {clips.shape} / status.npy {status.shape} do not fit meta.json {shape}"
+    if problem is None:
+        return clips, status
+    if status is not None and status.shape == shape[:1] and (status != PENDING).any():
+        raise CacheMismatchError(f"{cache_dir}: {problem}, and {int((status != PENDING).sum())} videos were already "
+                                 "recorded: the folder is damaged. It is left untouched; rebuild in a new folder")
+    print(f"repairing the unfinished creation of the cache in {cache_dir} ({problem}; nothing was decoded yet)",
+          file=sys.stderr)
+    del clips
+    for name in ("frames.npy", "status.npy"):
+        (cache_dir / name).unlink(missing_ok=True)
+    meta.update(errors={}, source_frames={}, short={}, complete=False)
+    (cache_dir / "meta.json").unlink()
+    return _create(cache_dir, meta, shape)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DecodeError", "decode_uniform", "uniform_indices"]
+__all__ = ["DecodeError", "decode_uniform", "declared_frames", "uniform_indices"]
 
 
 class DecodeError(ValueError):
@@ -61,3 +61,18 @@ def decode_uniform(path: str | Path, frames: int, size: tuple[int, int]) -> tupl
         raise DecodeError(f"{Path(path).name}: no frames could be decoded")
     picked = uniform_indices(len(kept), frames)
     return np.stack([kept[i] for i in picked]), len(kept)
+
+
+def declared_frames(path: str | Path) -> int:
+    """The frame count the container's header announces (0 when it does not say).
+
+    A file truncated mid-stream does not raise when decoded: it simply yields fewer frames than
+    this, so the cache builder compares the two (see :data:`stconv_lite.data.ucf101.cache.MIN_DECODED_FRACTION`).
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return int(container.streams.video[0].frames) if container.streams.video else 0
+    except (av.FFmpegError, ValueError, OSError, EOFError):
+        return 0
