@@ -186,3 +186,16 @@ def test_every_chapter_has_a_diagram_with_the_axis_letters():
         assert "(B, C" in texts or "(B, N" in texts or "(B, C_in" in texts, f"chapter {chapter}: no shapes"
         assert fig.get_facecolor()[3] == 1.0  # opaque background (dark mode)
         plt.close(fig)
+
+
+def test_the_book_wide_palette_gives_one_colour_per_family():
+    from stconv_lite.viz.palette import FAMILY_COLOURS, colour_of, family_of
+
+    assert family_of("frame_bag_2d") == family_of("tsn_small") == family_of("fr2d_18") == "order-blind 2D"
+    assert family_of("tiny_c3d") == family_of("r3d_18") == family_of("resnet18_3d") == "full 3D"
+    assert family_of("resnet18_3t") == family_of("lenet5_3t") == "3TConv"
+    assert family_of("r2plus1d_18") == "(2+1)D" and family_of("tada2d_small") == "TAdaConv"
+    assert family_of("ctnet_small") == "CT" and family_of("mc3_18") == family_of("rmc2_18") == "mixed 3D/2D"
+    assert family_of("r2d_18") == "early stacking 2D" and family_of("resnet50_csn") == "channel-separated"
+    assert len(set(FAMILY_COLOURS.values())) == len(FAMILY_COLOURS)
+    assert colour_of("something new", 3) != colour_of("something new", 4)

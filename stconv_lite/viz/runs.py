@@ -1,8 +1,8 @@
 """Figures of a run file: learning curves of every seed, and confusion matrices with counts.
 
 They read the run dict of :mod:`stconv_lite.experiments.runfile` (live or stored), so the same figure
-shows a live ``small`` run and a stored ``full`` run from a GPU. Each arm keeps one colour from
-:data:`stconv_lite.viz.plots.PALETTE` in every figure of a run (its index in ``run["arms"]``).
+shows a live ``small`` run and a stored ``full`` run from a GPU. Each arm has its book-wide colour
+(:mod:`stconv_lite.viz.palette`) in every figure.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from stconv_lite.viz.palette import colour_of
 from stconv_lite.viz.plots import PALETTE
 
 __all__ = ["arm_colour", "run_curves", "run_confusions"]
@@ -21,7 +22,15 @@ _CURVES = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "
 
 
 def arm_colour(run: dict, arm: str) -> str:
-    return PALETTE[run["arms"].index(arm) % len(PALETTE)]
+    """The arm's book-wide colour (:mod:`stconv_lite.viz.palette`); by position for unknown names.
+
+    Two arms of one run that fall in the same family (e.g. two order-blind 2D models) would share a
+    colour; then the run's arms are coloured by position instead, so a figure never mixes them up.
+    """
+    families = [colour_of(a, i) for i, a in enumerate(run["arms"])]
+    if len(set(families)) < len(families):
+        return PALETTE[run["arms"].index(arm) % len(PALETTE)]
+    return families[run["arms"].index(arm)]
 
 
 def run_curves(run: dict, metrics: Sequence[str] = ("train_loss", "val_acc"), labels: dict | None = None,

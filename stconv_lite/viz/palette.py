@@ -1,0 +1,67 @@
+"""One colour per model, operator, strategy and unit, across the whole book.
+
+A reader who learns in chapter 1 that the order-blind frame bag is orange should find every
+order-blind 2D model orange in chapter 5, and every full 3D convolution vermillion wherever it
+appears. :func:`colour_of` gives that colour for a name (a registry name, an experiment arm, a
+fusion unit); names it does not know fall back to the palette by position, so a figure never
+fails for a new arm.
+
+The colours are Okabe and Ito's eight (:data:`stconv_lite.viz.plots.PALETTE`), which stay
+distinguishable under the common colour-vision deficiencies, plus three of Paul Tol's muted
+scheme for the families beyond eight. Families share a colour on purpose: one colour means "this
+kind of temporal modelling".
+"""
+
+from __future__ import annotations
+
+import re
+
+from stconv_lite.viz.plots import PALETTE
+
+__all__ = ["FAMILY_COLOURS", "family_of", "colour_of"]
+
+_ORANGE, _SKY, _GREEN, _YELLOW, _BLUE, _RED, _PURPLE, _BLACK = PALETTE
+_TOL_ROSE, _TOL_TEAL, _TOL_OLIVE = "#CC6677", "#44AA99", "#999933"
+
+FAMILY_COLOURS = {
+    "order-blind 2D": _ORANGE,        # frame bag, f-R2D, TSN, the S unit: frames alone, then pooled
+    "early stacking 2D": _YELLOW,     # R2D: time stacked into channels at the input
+    "full 3D": _RED,                  # C3D, R3D, 3D-ResNet, the ST unit with a full kernel
+    "mixed 3D/2D": _PURPLE,           # MCx, rMCx
+    "(2+1)D": _GREEN,                 # R(2+1)D, the (2+1)D operator
+    "3TConv": _BLUE,                  # 3T networks and layers
+    "channel-separated": _TOL_OLIVE,  # CSN
+    "CT": _SKY,                       # CT-Net, the CT module
+    "TAdaConv": _TOL_ROSE,            # TAda2D, TAdaConv in R(2+1)D / R3D
+    "fusion": _TOL_TEAL,              # fusion strategies and units other than pure S / ST
+    "reference": _BLACK,              # chance, bounds, the paper's numbers
+}
+
+_RULES = [  # (pattern on the lower-case name, family); the first match wins
+    (r"tada", "TAdaConv"),
+    (r"(^|_)ct|ctnet|tensor", "CT"),
+    (r"csn|channel.sep", "channel-separated"),
+    (r"3t|conv3t", "3TConv"),
+    (r"r2plus1d|2\+1|2plus1", "(2+1)D"),
+    (r"^r?mc\d", "mixed 3D/2D"),
+    (r"^fr2d|frame_bag|tsn|^s$|per.frame|2d_per|order.blind", "order-blind 2D"),
+    (r"^r2d", "early stacking 2D"),
+    (r"c3d|r3d|3d|^st$|full", "full 3D"),
+    (r"s\+st|opt|fusion|uniform|strategy|template", "fusion"),
+    (r"chance|bound|paper", "reference"),
+]
+
+
+def family_of(name: str) -> str | None:
+    """The family a model, arm or unit name belongs to, or None when no rule matches."""
+    lowered = name.lower()
+    for pattern, family in _RULES:
+        if re.search(pattern, lowered):
+            return family
+    return None
+
+
+def colour_of(name: str, position: int = 0) -> str:
+    """The book-wide colour of ``name``; unknown names take the palette colour at ``position``."""
+    family = family_of(name)
+    return FAMILY_COLOURS[family] if family is not None else PALETTE[position % len(PALETTE)]
