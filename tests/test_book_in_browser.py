@@ -12,7 +12,9 @@ from npm (see ``tests/book_site.py``), and the tests below read the report of th
   explorer, 10 MB of explorer images per page);
 * saved widget state (the chapter settings boxes) drawn by the widget manager, with the
   "in Jupyter or Colab" note;
-* a full-page screenshot of every page in ``_build/screenshots/`` (CI keeps ``_build`` as an artefact).
+* the page again in the theme's dark mode: every figure has an opaque background there (a
+  transparent PNG would put black axes on a black page);
+* a full-page screenshot of every page, light and dark, in ``_build/screenshots/``.
 
 Needs Debian's ``chromium`` and npm (``.ci/run`` installs both). Where no browser is installed the
 tests skip and say so; in CI that skip is turned into a failure (root ``conftest.py``).
@@ -84,6 +86,19 @@ IMAGE_REPORT = """() => [...document.querySelectorAll('img')].map(img => ({
   content: img.src.includes('/_images/') || (img.id || '').startsWith('_anim_img'),
 }))"""
 
+# Content figures whose corner pixels are not fully opaque (they would vanish on a dark page).
+TRANSPARENCY_REPORT = """() => [...document.querySelectorAll('img')]
+  .filter(img => img.naturalWidth > 0 && (img.src.includes('/_images/') || img.src.startsWith('data:image/png')))
+  .filter(img => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const w = img.naturalWidth - 1, h = img.naturalHeight - 1;
+    return [[0, 0], [w, 0], [0, h], [w, h]].some(([x, y]) => context.getImageData(x, y, 1, 1).data[3] < 255);
+  })
+  .map(img => img.getAttribute('alt') || img.src.slice(0, 80))"""
+
 WIDGET_REPORT = """explorerNote => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
   .map(script => {
     const output = script.closest('.cell_output') || script.parentElement;
@@ -110,6 +125,7 @@ class PageVisit:
     animations: list[dict] = field(default_factory=list)
     widgets: list[dict] = field(default_factory=list)
     explorers: list[dict] = field(default_factory=list)
+    transparent_in_dark_mode: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -173,6 +189,10 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
     report.images = page.evaluate(IMAGE_REPORT)
     report.screenshot = SCREENSHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")
     page.screenshot(path=str(report.screenshot), full_page=True)
+    # The theme's dark mode, as a reader who prefers it sees the page.
+    page.evaluate("() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }")
+    report.transparent_in_dark_mode = page.evaluate(TRANSPARENCY_REPORT)
+    page.screenshot(path=str(report.screenshot.with_name(report.screenshot.stem + "__dark.png")), full_page=True)
     report.refused_external = cdn.refused
     page.close()
     return report
@@ -256,6 +276,12 @@ def test_every_image_loads_and_has_alt_text(browser, page_path):
     assert unnamed == [], f"{page_path}: images whose alt text is missing or only a file name: {unnamed}"
     if page_path.startswith("notebooks/"):
         assert sum(i["content"] for i in images) >= 1, f"{page_path}: a chapter page shows no figure at all"
+
+
+@pytest.mark.parametrize("page_path", [p for p in PAGES if p.startswith("notebooks/")])
+def test_figures_are_opaque_in_dark_mode(browser, page_path):
+    transparent = browser(page_path).transparent_in_dark_mode
+    assert transparent == [], f"{page_path}: figures with a transparent background: {transparent[:5]}"
 
 
 @pytest.mark.parametrize("page_path", ANIMATED_PAGES)
