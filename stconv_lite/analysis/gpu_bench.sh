@@ -46,7 +46,7 @@ step ops_channels_last 35 python -m stconv_lite.analysis.bench --device "$DEVICE
 # 3TConv layers + whole 3T-ResNet18 vs 3D-ResNet18, eager kernel generation, then compiled
 step conv3t 50 python -m stconv_lite.analysis.bench_conv3t --device "$DEVICE" --models "${C3T[@]}" \
   --out "$OUT/conv3t_$SLUG.json"
-step conv3t_compiled 90 python -m stconv_lite.analysis.bench_conv3t --device "$DEVICE" --models --compile \
+[ "${SKIP_COMPILED:-0}" = 1 ] || step conv3t_compiled 90 python -m stconv_lite.analysis.bench_conv3t --device "$DEVICE" --models --compile \
   "${C3T[@]}" --out "$OUT/conv3t_${SLUG}_compiled.json"
 # TAdaConv + generator vs the 2D conv
 step tadaconv 30 python -m stconv_lite.analysis.bench_tadaconv --device "$DEVICE" "${TADA[@]}" \
