@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from stconv_lite.ops.calibration import CalibrationGenerator, convert_reference_state_dict
+from stconv_lite.authors import convert_authors_state_dict
+from stconv_lite.ops.calibration import CalibrationGenerator
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "refvectors" / "tadaconv_ref.pt"
 
@@ -70,7 +71,7 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="positive"):
         CalibrationGenerator(8, reduction=0)
     with pytest.raises(ValueError, match="unexpected RouteFuncMLP key"):
-        convert_reference_state_dict({"zz.weight": torch.zeros(1)})
+        convert_authors_state_dict("calibration", {"zz.weight": torch.zeros(1)})
 
 
 def _cases():
@@ -84,9 +85,17 @@ def _cases():
 def test_reference_route_function(name, mode):
     case = _cases()[name]
     gen = CalibrationGenerator(8, reduction=4, kernel_sizes=(3, 3))
-    gen.load_state_dict(convert_reference_state_dict(case["state_dict"]))
+    gen.load_state_dict(convert_authors_state_dict("calibration", case["state_dict"]))
     gen.train(mode == "train")
     (x,) = case["inputs"]
     expected = case[f"output_{mode}"]
     assert expected.shape == (2, 8, 4, 1, 1)
     assert_close(gen(x), expected[..., 0, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_one_verb_reads_every_kind_and_refuses_unknown_ones():
+    from stconv_lite.authors import KINDS
+
+    assert set(KINDS) == {"conv3t", "ct_module", "ct_block", "calibration", "tadaconv", "tada2d_block"}
+    with pytest.raises(ValueError, match="kind must be one of"):
+        convert_authors_state_dict("resnet", {})

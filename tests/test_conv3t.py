@@ -8,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from stconv_lite.ops.conv3t import Conv3T, generate_kernel, load_authors_state_dict
+from stconv_lite.authors import convert_authors_state_dict
+from stconv_lite.ops.conv3t import Conv3T, generate_kernel
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "refvectors" / "3tconv_ref.pt"
 
@@ -109,7 +110,8 @@ def test_reproduces_authors_reference_vectors():
     if not REF.exists():
         pytest.skip(f"reference vectors not found at {REF}")
     ref = torch.load(REF, weights_only=True)
-    layer = load_authors_state_dict(Conv3T(3, 4, (3, 5, 5), padding=(1, 2, 2)), ref["state_dict"])
+    layer = Conv3T(3, 4, (3, 5, 5), padding=(1, 2, 2))
+    layer.load_state_dict(convert_authors_state_dict("conv3t", ref["state_dict"]))
     assert_close(layer.kernel(), ref["kernel"], rtol=1e-5, atol=1e-5)
     assert_close(layer(ref["inputs"][0]), ref["output"], rtol=1e-5, atol=1e-5)
 

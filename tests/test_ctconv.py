@@ -9,10 +9,15 @@ import torch.nn as nn
 from einops import rearrange
 from refvectors import load_refvectors
 
+from stconv_lite.authors import convert_authors_state_dict
 from stconv_lite.ops.ctconv import (
-    CTModule, TensorSeparableConv3d, convert_authors_state_dict, interaction_field, make_module,
+    CTModule,
+    TensorSeparableConv3d,
+    interaction_field,
+    make_module,
 )
 from stconv_lite.ops.tensor_excitation import TensorExcitation
+
 
 def load_reference() -> dict:
     return load_refvectors("ctnet_ref.pt")
@@ -34,7 +39,7 @@ def test_ct_module_reproduces_authors_vectors(name):
     frames = case["inputs"][0]
     t = int(name.split("_t")[1].split("_")[0])
     module = CTModule(frames.shape[1], factors="pow2")
-    module.load_state_dict(convert_authors_state_dict(case["state_dict"]))
+    module.load_state_dict(convert_authors_state_dict("ct_module", case["state_dict"]))
     module.eval()
     with torch.no_grad():
         torch.testing.assert_close(_frames(module, frames, t), case["output_eval"], atol=1e-5, rtol=1e-5)
@@ -46,7 +51,7 @@ def test_ct_module_reproduces_authors_vectors(name):
 def test_tensor_excitation_reproduces_authors_vectors(kind):
     case = load_reference()["cases"][f"te_{kind}GroupAttention_c64_g8"]
     module = TensorExcitation(64, groups=8, kind=kind.lower())
-    module.load_state_dict(convert_authors_state_dict(case["state_dict"]))
+    module.load_state_dict(convert_authors_state_dict("ct_module", case["state_dict"]))
     x = case["inputs"][0]
     with torch.no_grad():
         torch.testing.assert_close(module.eval()(x), case["output_eval"], atol=1e-5, rtol=1e-5)

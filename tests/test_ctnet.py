@@ -7,8 +7,10 @@ import torch
 from einops import rearrange
 from refvectors import load_refvectors
 
-from stconv_lite.models.ctnet import CTBottleneck, convert_authors_block_state_dict
+from stconv_lite.authors import convert_authors_state_dict
+from stconv_lite.models.ctnet import CTBottleneck
 from stconv_lite.ops.ctconv import CTModule
+
 
 def load_reference() -> dict:
     return load_refvectors("ctnet_ref.pt")
@@ -17,7 +19,7 @@ def load_reference() -> dict:
 def test_ct_block_reproduces_authors_vectors():
     case = load_reference()["cases"]["ct_block_in128_p32_t4"]
     block = CTBottleneck(128, 32, CTModule(32, factors="pow2"))
-    block.load_state_dict(convert_authors_block_state_dict(case["state_dict"]))
+    block.load_state_dict(convert_authors_state_dict("ct_block", case["state_dict"]))
     frames = case["inputs"][0]
 
     def run(module):
@@ -38,7 +40,6 @@ def test_ct_block_rejects_bad_input():
 
 # ---------------------------------------------------------------- networks (built on the meta device)
 from stconv_lite.analysis.complexity import count_macs  # noqa: E402
-
 from stconv_lite.models import create  # noqa: E402
 from stconv_lite.models.ctnet import CT_VARIANTS, replaced_blocks  # noqa: E402
 

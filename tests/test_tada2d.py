@@ -10,11 +10,11 @@ from einops import rearrange
 from torch.testing import assert_close
 
 from stconv_lite.analysis.bench_tadaconv import measured_macs, table1_costs
+from stconv_lite.authors import convert_authors_state_dict
 from stconv_lite.models import create
 from stconv_lite.models.tada2d import (
     InputCalibratedConv,
     TAda2D,
-    convert_reference_block_state_dict,
     tada2d_bottleneck,
     tadaify,
 )
@@ -43,7 +43,7 @@ BLOCKS = {
 def test_reference_tada2d_block(name, mode):
     case = _cases()[name]
     block = tada2d_bottleneck(*BLOCKS[name])
-    block.load_state_dict(convert_reference_block_state_dict(case["state_dict"]))
+    block.load_state_dict(convert_authors_state_dict("tada2d_block", case["state_dict"]))
     block.train(mode == "train")
     (x,) = case["inputs"]
     assert_close(block(x), case[f"output_{mode}"], atol=1e-5, rtol=1e-5)

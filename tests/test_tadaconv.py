@@ -9,10 +9,10 @@ import torch.nn as nn
 from einops import rearrange
 from torch.testing import assert_close
 
+from stconv_lite.authors import convert_authors_state_dict
 from stconv_lite.ops.tadaconv import (
     TAdaConv2d,
     TAdaConvWithGenerator,
-    convert_reference_state_dict,
     tadaconv2d_grouped,
     tadaconv2d_per_frame,
 )
@@ -149,7 +149,7 @@ CONV_CASES = {
 def test_reference_tadaconv2d(name, mode):
     case = _cases()[name]
     conv = TAdaConv2d(**CONV_CASES[name])
-    conv.load_state_dict(convert_reference_state_dict(case["state_dict"]))
+    conv.load_state_dict(convert_authors_state_dict("tadaconv", case["state_dict"]))
     conv.train(mode == "train")
     x, alpha = case["inputs"]
     assert_close(conv(x, alpha), case[f"output_{mode}"], atol=1e-5, rtol=1e-5)
@@ -159,7 +159,7 @@ def test_reference_tadaconv2d(name, mode):
 def test_reference_tadaconv_with_generator(mode):
     case = _cases()["tadaconv_with_routefunc"]
     layer = TAdaConvWithGenerator(8, 8, 3, padding=1, bias=False)
-    layer.load_state_dict(convert_reference_state_dict(case["state_dict"], "b.", "b_rf."))
+    layer.load_state_dict(convert_authors_state_dict("tadaconv", case["state_dict"], conv_prefix="b.", generator_prefix="b_rf."))
     layer.train(mode == "train")
     (x,) = case["inputs"]
     assert_close(layer(x), case[f"output_{mode}"], atol=1e-5, rtol=1e-5)

@@ -33,19 +33,16 @@ still update). The paper says the entire network is trained. **Ours trains every
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from einops import rearrange
 
 from stconv_lite.models.registry import register
 from stconv_lite.models.tsn import TSNResNet, bottleneck_block, load_imagenet_resnet50, tsn_r50
-from stconv_lite.ops.ctconv import MODULE_KINDS, convert_authors_state_dict, make_module
+from stconv_lite.ops.ctconv import MODULE_KINDS, make_module
 
-__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "ctnet_small", "CT_VARIANTS",
-           "convert_authors_block_state_dict"]
+__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "ctnet_small", "CT_VARIANTS"]
 
 # Registered name -> module kind inside the replaced blocks (table 2a of the paper).
 CT_VARIANTS = {"resnet50_c3d": "c3d", "resnet50_r2plus1d": "r2plus1d", "resnet50_csn": "csn", "resnet50_ct": "ct"}
@@ -174,21 +171,3 @@ for _name, _kind in CT_VARIANTS.items():
     _register_variant(_name, _kind)
 
 
-def convert_authors_block_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename the authors' ``ReshapeBlock`` keys for :class:`CTBottleneck` with a ``CTModule("pow2")``.
-
-    ``conv1.0`` / ``conv1.1`` (Conv2d 1x1 + BN2d) -> ``conv1`` / ``bn1``, ``conv3.{0,1}`` -> ``conv3`` /
-    ``bn3`` (2D weights gain a time axis of size 1), ``conv2.*`` (the CT module) ->
-    ``st.*`` via :func:`~stconv_lite.ops.ctconv.convert_authors_state_dict`.
-    """
-    converted = {f"st.{k}": v for k, v in convert_authors_state_dict(state_dict, prefix="conv2.").items()}
-    for key, value in state_dict.items():
-        match = re.fullmatch(r"conv([13])\.([01])\.(.+)", key)
-        if not match:
-            continue
-        index, part, name = match.groups()
-        if part == "0":  # their 1x1 Conv2d weight (o, i, 1, 1); ours is a 1x1x1 Conv3d
-            converted[f"conv{index}.{name}"] = rearrange(value, "o i h w -> o i 1 h w")
-        else:
-            converted[f"bn{index}.{name}"] = value
-    return converted

@@ -63,7 +63,7 @@ class LeNet5Video(nn.Module):
         _check_built_size(frames, size)
         # The first FC layer's width is fixed by the clip size: another size cannot go through it.
         self.clip_spec = ClipSpec(exact=(frames, size, size),
-                                  hint=f"LeNet-5 is built for one clip size; create it with frames=T, size=H (H = W)")
+                                  hint="LeNet-5 is built for one clip size; create it with frames=T, size=H (H = W)")
         self.features = nn.Sequential(
             layer(in_channels, channels[0], 5, padding=2), nn.ReLU(), nn.MaxPool3d(2),
             layer(channels[0], channels[1], 5), nn.ReLU(), nn.MaxPool3d(2),

@@ -20,7 +20,7 @@ plain BN + ReLU after the TAdaConv), ``cal_dim``, ``reduction``, ``stages`` (whi
 use TAdaConv; the others stay TSN blocks, figure 3). TAdaConv weights follow TSN's init law; the
 generators' last conv and $\mathrm{BN}_2$ stay zero.
 
-:func:`convert_reference_block_state_dict` maps the authors' ``Base3DBlock`` / ``TAda2DBlock`` keys:
+:func:`stconv_lite.authors.convert_authors_state_dict` (kind ``"tada2d_block"``) maps the authors' ``Base3DBlock`` / ``TAda2DBlock`` keys:
 ``conv_branch.a``/``a_bn`` -> ``conv1``/``bn1``; ``b`` -> ``conv2.conv``; ``b_rf`` -> ``conv2.generator``;
 ``b_bn``/``b_avgpool_bn`` -> ``bn2.bn``/``bn2.pool_bn``; ``c``/``c_bn`` -> ``conv3``/``bn3``;
 ``short_cut``/``short_cut_bn`` -> ``downsample.0``/``downsample.1``.
@@ -39,11 +39,10 @@ from torch import Tensor
 from stconv_lite.models.registry import register
 from stconv_lite.models.tsn import Bottleneck, TSNResNet, load_imagenet_resnet50
 from stconv_lite.ops.calibration import CalibrationGenerator
-from stconv_lite.ops.calibration import convert_reference_state_dict as convert_generator
 from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
-__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "convert_reference_block_state_dict",
+__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small",
            "InputCalibratedConv", "tadaify"]
 
 AGGREGATIONS = ("sepbn", "shortcut", "avg", None)
@@ -133,21 +132,6 @@ def tada2d_small(num_classes: int, in_channels: int = 1, *, layers: Sequence[int
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
-_BLOCK_KEYS = {"conv_branch.a.": "conv1.", "conv_branch.a_bn.": "bn1.", "conv_branch.b_bn.": "bn2.bn.",
-               "conv_branch.b_avgpool_bn.": "bn2.pool_bn.", "conv_branch.c.": "conv3.", "conv_branch.c_bn.": "bn3.",
-               "short_cut.": "downsample.0.", "short_cut_bn.": "downsample.1."}
-
-
-def convert_reference_block_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The authors' TAda2D block state dict, renamed for :func:`tada2d_bottleneck` (module docstring)."""
-    converted = {f"conv2.generator.{k}": v for k, v in convert_generator(state_dict, "conv_branch.b_rf.").items()}
-    converted["conv2.conv.weight"] = rearrange(state_dict["conv_branch.b.weight"], "1 1 o i k l -> o i k l")
-    for key, value in state_dict.items():
-        for theirs, ours in _BLOCK_KEYS.items():
-            if key.startswith(theirs):
-                converted[ours + key[len(theirs):]] = value
-                break
-    return converted
 
 
 class InputCalibratedConv(nn.Module):

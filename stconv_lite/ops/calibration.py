@@ -19,7 +19,7 @@ of the global term. We follow the code (that is what the reference vectors test)
 
 State-dict names, ours <- authors' ``RouteFuncMLP`` (1D convs here, ``(k, 1, 1)`` Conv3d there, so
 weights lose their two trailing singleton axes): ``global_fc`` <- ``g``, ``reduce`` <- ``a``,
-``bn`` <- ``bn``, ``expand`` <- ``b``. :func:`convert_reference_state_dict` does the renaming.
+``bn`` <- ``bn``, ``expand`` <- ``b``. :func:`stconv_lite.authors.convert_authors_state_dict` (kind ``"calibration"``) does the renaming.
 """
 
 from __future__ import annotations
@@ -27,14 +27,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch.nn as nn
-from einops import rearrange, reduce
+from einops import reduce
 from torch import Tensor
 
 from stconv_lite.ops.arguments import check_video_input
 
-__all__ = ["CalibrationGenerator", "REFERENCE_KEY_MAP", "convert_reference_state_dict"]
+__all__ = ["CalibrationGenerator"]
 
-REFERENCE_KEY_MAP = {"g": "global_fc", "a": "reduce", "bn": "bn", "b": "expand"}
 
 
 class CalibrationGenerator(nn.Module):
@@ -102,20 +101,3 @@ class CalibrationGenerator(nn.Module):
         return 1.0 + self.expand(hidden)
 
 
-def convert_reference_state_dict(state_dict: dict[str, Tensor], prefix: str = "") -> dict[str, Tensor]:
-    """Rename and reshape the authors' ``RouteFuncMLP`` entries (under ``prefix``) into ours.
-
-    ``prefix`` is the authors' module path with its dot, e.g. ``"b_rf."``; entries outside it are
-    dropped. Conv3d weights ``(o, i, k, 1, 1)`` become Conv1d weights ``(o, i, k)``.
-    """
-    converted = {}
-    for key, value in state_dict.items():
-        if not key.startswith(prefix):
-            continue
-        module, _, rest = key[len(prefix):].partition(".")
-        if module not in REFERENCE_KEY_MAP:
-            raise ValueError(f"unexpected RouteFuncMLP key {key!r}; expected one of {sorted(REFERENCE_KEY_MAP)}")
-        if value.dim() == 5:
-            value = rearrange(value, "o i k 1 1 -> o i k")
-        converted[f"{REFERENCE_KEY_MAP[module]}.{rest}"] = value
-    return converted

@@ -44,7 +44,7 @@ from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_t
 
 __all__ = [
     "Conv3T", "generate_kernel", "interpolation_matrices", "transform_products", "compile_generation",
-    "load_authors_state_dict", "TRANSFORM_NAMES", "param_groups",
+    "TRANSFORM_NAMES", "param_groups",
 ]
 
 TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
@@ -435,22 +435,6 @@ class Conv3T(nn.Module):
             f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
             f"bias={self.bias is not None}"
         )
-
-
-def load_authors_state_dict(layer: Conv3T, state_dict: dict[str, Tensor]) -> Conv3T:
-    """Copy a state dict in the authors' naming (``ConvTTN3d``) into ``layer``.
-
-    Their names: ``first_weight`` (C_out, C_in, 1, n, m), ``scale``, ``rotate`` (radians),
-    ``translate_x``, ``translate_y`` (normalised), each (l-1, C_out), and ``bias``.
-    """
-    mapping = {"scale": "scale", "rotate": "rotation", "translate_x": "tx", "translate_y": "ty"}
-    with torch.no_grad():
-        layer.first_slice.copy_(rearrange(state_dict["first_weight"], "o i 1 h w -> o i h w"))
-        for theirs, ours in mapping.items():
-            getattr(layer, ours).copy_(state_dict[theirs])
-        if "bias" in state_dict and layer.bias is not None:
-            layer.bias.copy_(state_dict["bias"])
-    return layer
 
 
 def param_groups(model: nn.Module, lr: float, transform_lr: float | None = None) -> list[dict]:

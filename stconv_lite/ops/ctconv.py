@@ -29,13 +29,12 @@ does (their stage 1 has ``groups=C1`` and mixes C2); the paper's numbering ("fir
 interact") is the reverse, an arbitrary choice since the tensorization is symmetric.
 
 The authors' ``ReshapeInteraction(planes=C)`` equals ``CTModule(C, factors="pow2")`` after
-:func:`convert_authors_state_dict`; their input is frames ``'(n t) c h w'``, ours is (B, C, T, H, W).
+:func:`stconv_lite.authors.convert_authors_state_dict` (kind ``"ct_module"``); their input is frames ``'(n t) c h w'``, ours is (B, C, T, H, W).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 
 import torch
@@ -49,7 +48,6 @@ from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_su
 
 __all__ = [
     "TensorSeparableConv3d", "CTModule", "MODULE_KINDS", "make_module", "interaction_field",
-    "convert_authors_state_dict",
 ]
 
 Kernel = tuple[int, int, int]
@@ -279,38 +277,3 @@ def interaction_field(module: nn.Module, channels: int, size: Sequence[int] = (9
     return x.grad[0] > 0
 
 
-_AUTHORS_PATTERNS = [
-    (r"conv1_x\.0\.", "stages.0.branches.0.conv."), (r"conv1_x\.1\.", "stages.0.branches.0.norm."),
-    (r"conv1_z\.0\.", "stages.0.branches.1.conv."), (r"conv1_z\.1\.", "stages.0.branches.1.norm."),
-    (r"conv2_y\.0\.", "stages.1.branches.0.conv."), (r"conv2_y\.1\.", "stages.1.branches.0.norm."),
-    (r"conv2_z\.0\.", "stages.1.branches.1.conv."), (r"conv2_z\.1\.", "stages.1.branches.1.norm."),
-    (r"sx_attention\.", "stages.0.branches.0.excite."), (r"tx_attention\.", "stages.0.branches.1.excite."),
-    (r"cx_attention\.", "stages.0.channel_excite."), (r"sy_attention\.", "stages.1.branches.0.excite."),
-    (r"ty_attention\.", "stages.1.branches.1.excite."), (r"cy_attention\.", "stages.1.channel_excite."),
-    (r"fusion\.0\.", "fusions.0.0."), (r"fusion\.1\.", "fusions.0.1."),
-    (r"fc1\.0\.", "reduce."), (r"fc1\.1\.", "norm."), (r"fc2\.0\.", "expand."),
-]
-
-
-def convert_authors_state_dict(state_dict: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
-    """Rename the authors' ``ReshapeInteraction`` keys to those of ``CTModule(C, factors="pow2")``.
-
-    Mapping (their stage 1 has ``groups=C1`` and mixes C2, our ``stages.0`` with ``order=(1, 0)``)::
-
-        conv1_x.{0,1} -> stages.0.branches.0.{conv,norm}   (1x3x3)   sx_attention -> ...branches.0.excite
-        conv1_z.{0,1} -> stages.0.branches.1.{conv,norm}   (3x1x1)   tx_attention -> ...branches.1.excite
-        cx_attention  -> stages.0.channel_excite            fusion.{0,1} -> fusions.0.{0,1}
-        conv2_y / conv2_z / sy / ty / cy_attention -> the same under stages.1
-        inside attentions: fc1.0 -> reduce, fc1.1 -> norm, fc2.0 -> expand
-
-    Only keys starting with ``prefix`` are converted (the prefix is removed); tensors are not changed.
-    """
-    converted = {}
-    for key, value in state_dict.items():
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix):]
-        for pattern, replacement in _AUTHORS_PATTERNS:
-            name = re.sub(pattern, replacement, name)
-        converted[name] = value
-    return converted

@@ -33,14 +33,13 @@ from einops import rearrange, repeat
 from torch import Tensor
 
 from stconv_lite.ops.arguments import check_video_input
-from stconv_lite.ops.calibration import CalibrationGenerator, convert_reference_state_dict as _convert_generator
+from stconv_lite.ops.calibration import CalibrationGenerator
 
 __all__ = [
     "TAdaConv2d",
     "TAdaConvWithGenerator",
     "tadaconv2d_per_frame",
     "tadaconv2d_grouped",
-    "convert_reference_state_dict",
 ]
 
 Pair = int | tuple[int, int]
@@ -237,21 +236,3 @@ class TAdaConvWithGenerator(nn.Module):
         return self.conv(x, self.generator(x))
 
 
-def convert_reference_state_dict(state_dict: dict[str, Tensor], conv_prefix: str = "",
-                                 generator_prefix: str | None = None) -> dict[str, Tensor]:
-    """Map the authors' ``TAdaConv2d`` (+ optional ``RouteFuncMLP``) entries onto ours.
-
-    With ``generator_prefix`` (e.g. ``"b_rf."``) the result is for :class:`TAdaConvWithGenerator`
-    (keys ``conv.*``, ``generator.*``); without it, for a bare :class:`TAdaConv2d`.
-    """
-    converted: dict[str, Tensor] = {}
-    into = "conv." if generator_prefix is not None else ""
-    for name in ("weight", "bias"):
-        if conv_prefix + name in state_dict:
-            value = state_dict[conv_prefix + name]
-            pattern = "1 1 o i k l -> o i k l" if name == "weight" else "1 1 o -> o"
-            converted[into + name] = rearrange(value, pattern)
-    if generator_prefix is not None:
-        for key, value in _convert_generator(state_dict, generator_prefix).items():
-            converted["generator." + key] = value
-    return converted
