@@ -75,6 +75,10 @@ def test_comparison_rules(found, expect, ledger):
     assert verdicts.from_comparison(_comparison(found), expect) == ledger
 
 
+def test_falling_short_of_a_bound_is_not_a_contradiction():
+    assert verdicts.from_comparison(_comparison(stats.WORSE), stats.BETTER, bound=True) == verdicts.NOT_REPRODUCED
+
+
 def test_number_rules():
     assert verdicts.printed(33.371, 33.4, 1).verdict == verdicts.EXACT
     assert verdicts.printed(33.384, 33.3, 1).verdict == verdicts.EXACT  # truncated, as papers sometimes print

@@ -81,7 +81,7 @@ def _from_run(claim: Claim, evidence: Run, folder: str | Path | None) -> Row:
     if comparison is None:
         return Row(claim, NOT_TESTABLE, "—", "—", f"the stored run has no comparison {evidence.a} vs {evidence.b} on "
                    f"{evidence.metric} (rerun it)", scale, device, path)
-    verdict = from_comparison(comparison, evidence.expect)
+    verdict = from_comparison(comparison, evidence.expect, bound=comparison in run["bounds"])
     ours = f"{comparison['verdict_text']} ({comparison['mean_difference']:+.3g})"
     sentence = report.comparison_sentence(comparison)
     return Row(claim, verdict, ours, f"expects: {_expected_text(evidence)}", sentence, scale, device, path)
