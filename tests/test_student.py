@@ -41,6 +41,33 @@ def test_solutions_are_replaced_by_stubs_and_exercises_kept():
     assert any("{exercise} Two" in s for s in sources) and sources[-1].strip() == "## References"
 
 
+def test_registered_exercises_get_their_stub_with_a_check_call():
+    from stconv_lite.exercises import get
+
+    notebook = {"cells": [
+        markdown("[![Open](x)](https://colab.research.google.com/github/o/r/blob/main/notebooks/03_3tconv.ipynb)"),
+        markdown("```{exercise} ex-3.1 · Count\n:label: ex-3.1\n```\n```{solution-start} ex-3.1\n:class: dropdown\n```"),
+        code("answer = 19_520"),
+        markdown("```{solution-end}\n```"),
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    cells = student.student_version(notebook)["cells"]
+    sources = ["".join(c["source"]) for c in cells]
+    stub = next(s for c, s in zip(cells, sources) if "student-stub" in c["metadata"].get("tags", []))
+    assert get("ex-3.1").stub in stub and stub.rstrip().endswith('check("ex-3.1", answer)')
+    assert "19_520" not in "".join(sources)
+    assert "blob/main/student/03_3tconv.ipynb" in sources[0]  # the copy's own Colab badge
+
+
+def test_a_converted_chapter_registers_every_exercise():
+    """A chapter that uses registry ids (ex-N.k) uses them for all its gated solutions, so that every
+    stub of its student copy is followed by a check call."""
+    for path in CHAPTERS:
+        labels = student.SOLUTION_START.findall(path.read_text().replace("\\n", "\n"))
+        registered = [label for label in labels if student.registered_stub(label)]
+        if registered:
+            assert registered == labels, f"{path.name}: unregistered exercises {set(labels) - set(registered)}"
+
+
 def test_every_cell_of_a_student_copy_has_a_valid_unique_id():
     for path in CHAPTERS:
         with warnings.catch_warnings():
@@ -85,6 +112,12 @@ def test_student_copy_runs_up_to_its_first_stub(path, tmp_path):
     notebook.cells = notebook.cells[: first_stub + 1]
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    if "check(" in notebook.cells[first_stub].source:
+        # a registered stub: the copy runs on, and the check says there is no answer yet
+        client.execute()
+        printed = "".join(o.get("text", "") for o in notebook.cells[first_stub].outputs)
+        assert "no answer yet" in printed or "not yet" in printed
+        return
     with pytest.raises(CellExecutionError) as error:
         client.execute()
     assert "NotImplementedError" in str(error.value)

@@ -8,9 +8,20 @@ Usage::
 In a chapter, a solution is everything between a Markdown cell that opens a
 ```` ```{solution-start} <label> ```` directive and the Markdown cell with ```` ```{solution-end} ````
 (sphinx-exercise's gated solutions). The student copy keeps the exercise text, drops the
-solution's prose and code, and puts one stub cell in its place that raises ``NotImplementedError``,
-so running the student notebook top to bottom stops at the first unsolved exercise with a message
-that names it.
+solution's prose and code, and puts one stub cell in its place:
+
+* for an exercise registered in :mod:`stconv_lite.exercises` (labels ``ex-N.k``), the registered
+  stub, which ends with ``check("ex-N.k", answer)``: the student fills in the answer and the check
+  prints *correct* or *not yet* with a hint, never the expected value (it is stored as hashes in
+  the package, not in the notebook). The copy runs top to bottom; unsolved exercises say so.
+* for any other label (chapters not yet converted), a stub that raises ``NotImplementedError``, so
+  running the copy stops at the first unsolved exercise with a message that names it.
+
+The copies also get their own Colab badges: links to ``.../blob/<branch>/notebooks/NN_slug.ipynb``
+point to ``.../student/NN_slug.ipynb``, so a student who opens a copy in Colab stays in the copy.
+
+``--book`` builds the solution-free edition of the book (``_config_students.yml`` merged over
+``_config.yml``; see :func:`students_config`).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTION_START = re.compile(r"```\{solution-start\}\s*([\w:-]+)")
+SOLUTION_START = re.compile(r"```\{solution-start\}\s*([\w:.-]+)")
 SOLUTION_END = "```{solution-end}"
 
 
@@ -33,8 +44,19 @@ def stub_id(label: str) -> str:
     return ("stub-" + re.sub(r"[^A-Za-z0-9_-]", "-", label))[:64]
 
 
+def registered_stub(label: str) -> str | None:
+    """The registered stub of exercise ``label`` (ends with its ``check`` call), or None."""
+    from stconv_lite.exercises import get
+
+    try:
+        exercise = get(label)
+    except KeyError:
+        return None
+    return f"# Exercise {label}: your answer here; the check says correct or not yet, with a hint.\n" + exercise.stub
+
+
 def stub_cell(label: str) -> dict:
-    source = (
+    source = registered_stub(label) or (
         f"# Exercise {label}: your solution here.\n"
         f'raise NotImplementedError("exercise {label} is yours to solve; the instructor version has a solution")\n'
     )
@@ -94,8 +116,78 @@ def student_version(notebook: dict) -> dict:
         keep_markdown(cell, kept)
     if inside is not None:
         raise ValueError(f"solution {inside!r} is opened but never closed with {SOLUTION_END}")
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = student_badges(_text(cell))
     result["cells"] = cells
     return result
+
+
+COLAB_CHAPTER = re.compile(r"(colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/)notebooks/(\d\d_[\w-]+\.ipynb)")
+
+
+def student_badges(text: str) -> str:
+    """Point Colab links of chapters at their student copies (``notebooks/`` -> ``student/``)."""
+    return COLAB_CHAPTER.sub(r"\1student/\2", text)
+
+
+# ----------------------------------------------------------------------------- students' edition
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """``override`` merged into ``base``: dicts recursively, anything else replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def students_config(root: Path = ROOT) -> dict:
+    """The book configuration of the students' edition: ``_config_students.yml`` over ``_config.yml``.
+
+    Local extension paths are made absolute, because the merged file is written under ``_build/``
+    and Jupyter Book resolves them relative to the configuration file.
+    """
+    import yaml
+
+    base = yaml.safe_load((root / "_config.yml").read_text())
+    override = yaml.safe_load((root / "_config_students.yml").read_text()) or {}
+    merged = _merge(base, override)
+    local = merged.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in list(local.items()):
+        local[name] = str((root / path).resolve())
+    return merged
+
+
+INSTRUCTORS_ONLY = ("book/instructors",)  # pages left out of the students' edition (rubrics live there)
+
+
+def students_toc(root: Path = ROOT) -> dict:
+    """``_toc.yml`` without the instructors' pages."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    for part in toc.get("parts", []):
+        part["chapters"] = [c for c in part.get("chapters", []) if c.get("file") not in INSTRUCTORS_ONLY]
+    return toc
+
+
+def build_students_edition(root: Path = ROOT, out: Path | None = None, extra_args: list[str] | None = None) -> Path:
+    """Build the solution-free book into ``out`` (default ``_build/students``); return its HTML folder."""
+    import subprocess
+
+    import yaml
+
+    out = Path(out) if out is not None else root / "_build" / "students"
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / "_config_students.merged.yml"
+    config.write_text(yaml.safe_dump(students_config(root), sort_keys=False))
+    toc = out / "_toc_students.yml"
+    toc.write_text(yaml.safe_dump(students_toc(root), sort_keys=False))
+    command = ["jupyter-book", "build", str(root), "--config", str(config), "--toc", str(toc),
+               "--path-output", str(out), *(extra_args or [])]
+    subprocess.run(command, check=True)
+    return out / "_build" / "html"
 
 
 def chapters(root: Path = ROOT) -> list[Path]:
@@ -111,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that student/ is up to date")
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="folder for the student copies")
+    parser.add_argument("--book", action="store_true",
+                        help="build the solution-free edition of the book into _build/students (takes as long as a book build)")
     args = parser.parse_args(argv)
+    if args.book:
+        print(f"students' edition: {build_students_edition()}/index.html")
+        return 0
     stale = []
     for path in chapters():
         target = args.out / path.name
