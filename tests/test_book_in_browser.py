@@ -50,7 +50,7 @@ except ImportError:  # the browser fixture skips, saying so
 pytestmark = pytest.mark.book
 
 CHAPTERS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-APPENDIX = ["intro", "setup", "instructors", "benchmarks", "notation", "bibliography"]
+APPENDIX = ["intro", "setup", "instructors", "benchmarks", "comparison", "ledger", "notation", "bibliography"]
 PAGES = [f"notebooks/{c}.html" for c in CHAPTERS] + [f"book/{name}.html" for name in APPENDIX]
 
 
