@@ -179,3 +179,10 @@ def test_every_stored_run_file_is_valid_and_names_a_registered_experiment():
 def test_every_registered_experiment_has_a_stored_small_run():
     missing = [n for n in names() if n.startswith("ch") and report.stored(n, "small") is None]
     assert not missing, f"no stored small run (book/results) for {missing}"
+
+
+def test_intervals_of_fractions_are_shown_within_their_range():
+    run = run_experiment("test.fake", "quick", seeds=[0, 1], verbose=False)
+    run["summaries"]["good"]["test_accuracy"].update(low=-0.2, high=1.7)
+    table = report.results_table(run)
+    assert "0.0 % to 100.0 %" in table and "-20" not in table and "170" not in table

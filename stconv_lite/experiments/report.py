@@ -47,6 +47,18 @@ def _difference(metric: str, value: float) -> str:
     return f"{100 * value:+.1f} points" if _is_fraction(metric) else f"{value:+.3g}"
 
 
+def _clip(metric: str, low: float, high: float, difference: bool = False) -> tuple[float, float]:
+    """A t-interval of a fraction cut to what the metric can be ([0, 1], or [-1, 1] for a difference).
+
+    With few seeds a t-interval can reach past 0 % or 100 %; such a bound says nothing more than
+    the limit itself, so the tables and sentences show the limit.
+    """
+    if not _is_fraction(metric):
+        return low, high
+    floor = -1.0 if difference else 0.0
+    return max(low, floor), min(high, 1.0)
+
+
 def comparison_sentence(comparison: dict) -> str:
     """One sentence for a paired comparison (a dict from a run file), verdict first.
 
@@ -58,11 +70,12 @@ def comparison_sentence(comparison: dict) -> str:
     if c["verdict"] == stats.TOO_FEW:
         return (f"**{c['verdict_text']}** to compare `{c['a']}` and `{c['b']}` on {_metric_name(metric)} "
                 f"({c['n']} seed): {_value(metric, c['a_mean'])} vs {_value(metric, c['b_mean'])}.")
+    low, high = _clip(metric, c["low"], c["high"], difference=True)
     return (
         f"**{c['verdict_text']}** on {_metric_name(metric)} ({c['n']} paired seeds): "
         f"`{c['a']}` {_value(metric, c['a_mean'])} vs `{c['b']}` {_value(metric, c['b_mean'])}, "
         f"a difference of {_difference(metric, c['mean_difference'])} "
-        f"(95 % interval {_difference(metric, c['low'])} to {_difference(metric, c['high'])})."
+        f"(95 % interval {_difference(metric, low)} to {_difference(metric, high)})."
     )
 
 
@@ -74,9 +87,10 @@ def _bound_sentence(bound: dict) -> str:
         stats.NO_DIFFERENCE: f"not detectably different from {b['b']}",
         stats.TOO_FEW: f"compared with {b['b']} on one seed only",
     }[b["verdict"]]
+    # The interval of the difference from the bound, moved back to the arm's own values.
+    low, high = _clip(metric, b["a_mean"] + b["low"] - b["mean_difference"], b["a_mean"] + b["high"] - b["mean_difference"])
     return (f"`{b['a']}` is **{where}** on {_metric_name(metric)} ({b['n']} seeds): mean "
-            f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, b['a_mean'] + b['low'] - b['mean_difference'])}"
-            f" to {_value(metric, b['a_mean'] + b['high'] - b['mean_difference'])}.")
+            f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, low)} to {_value(metric, high)}.")
 
 
 def verdicts(run: dict) -> str:
@@ -86,7 +100,10 @@ def verdicts(run: dict) -> str:
 
 
 def results_table(run: dict, metrics: Sequence[str] = ("test_accuracy",), labels: dict | None = None) -> str:
-    """Markdown table: one row per arm, mean and 95 % interval of each metric, per-seed values, parameters."""
+    """Markdown table: one row per arm, mean and 95 % interval of each metric, per-seed values, parameters.
+
+    Intervals of fractions are shown cut to [0 %, 100 %] (see :func:`_clip`).
+    """
     labels = labels or {}
     header = ["arm"] + [f"{_metric_name(m)} (mean, 95 % interval)" for m in metrics] + ["per seed", "parameters"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -95,7 +112,8 @@ def results_table(run: dict, metrics: Sequence[str] = ("test_accuracy",), labels
         cells = [labels.get(arm, f"`{arm}`")]
         for metric in metrics:
             s = run["summaries"][arm][metric]
-            cells.append(f"{_value(metric, s['mean'])} ({_value(metric, s['low'])} to {_value(metric, s['high'])})")
+            low, high = _clip(metric, s["low"], s["high"])
+            cells.append(f"{_value(metric, s['mean'])} ({_value(metric, low)} to {_value(metric, high)})")
         cells.append(", ".join(_value(metrics[0], u["metrics"][metrics[0]]) for u in units))
         cells.append(f"{units[0]['params']:,}" if units and "params" in units[0] else "")
         rows.append("| " + " | ".join(cells) + " |")

@@ -133,18 +133,19 @@ def static_explorer_html(
     spec = {name: control_values(c) for name, c in controls.items()}
     names = list(spec)
     mode, states = plan_states(spec)
-    figures = []
+    # Each figure is drawn once, saved at every resolution we might need, and closed at once, so
+    # that no more than one figure is ever open (a render may be slow, and pyplot keeps figures).
+    encoded: dict[int, dict[str, str]] = {dpi: {} for dpi in _DPI}
     for state in states:
         figure = render(**state, **fixed)
-        figures.append((state, figure))
-    try:
-        for dpi in _DPI:
-            images = {_key(state, spec): _png_uri(figure, dpi) for state, figure in figures}
-            if sum(len(v) for v in images.values()) <= BYTES_LIMIT:
-                break
-    finally:
-        for _, figure in figures:
+        try:
+            for dpi in _DPI:
+                encoded[dpi][_key(state, spec)] = _png_uri(figure, dpi)
+        finally:
             plt.close(figure)
+    # The sharpest resolution that keeps the explorer within its budget (the smallest one otherwise).
+    images = next((encoded[dpi] for dpi in _DPI if sum(map(len, encoded[dpi].values())) <= BYTES_LIMIT),
+                  encoded[_DPI[-1]])
     defaults = {n: spec[n][2] for n in names}
     parts = [f'<div class="stconv-explorer" data-mode="{mode}" data-alt="{html.escape(alt)}">',
              f'<p><em>{html.escape(note)}</em></p>', '<div class="stconv-explorer-controls">']
