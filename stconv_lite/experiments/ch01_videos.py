@@ -30,9 +30,14 @@ ORDER_EVALUATIONS = {
 }
 
 
+def _on_device(measure):
+    """``measure(model, loader, device=...)`` in the ``(model, loader, device)`` form evaluations take."""
+    return lambda model, loader, device: measure(model, loader, device=device)
+
+
 def _order_unit(arm: str, seed: int, settings: dict, device) -> dict:
     build = functools.partial(create, arm, num_classes=10, in_channels=1, width=settings["width"])
-    evaluations = {k: (lambda f: lambda m, loader, d: f(m, loader, device=d))(f) for k, f in ORDER_EVALUATIONS.items()}
+    evaluations = {name: _on_device(measure) for name, measure in ORDER_EVALUATIONS.items()}
     return train_and_evaluate(build, settings, seed, device, evaluations)
 
 
