@@ -52,6 +52,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)  # optimiser steps taken by the end of each epoch
+    train_seconds: list[float] = field(default_factory=list)  # of each epoch's steps alone (no validation)
     stop_reason: str = ""  # why training ended before ``epochs`` ("" when it ran them all)
 
     @property
@@ -295,6 +296,9 @@ def fit(
             model, train_loader, optimizer, device=device, epoch=epoch + 1, loss_fn=loss_fn,
             regulariser=regulariser, amp_dtype=amp_dtype, scaler=scaler, step_limit=steps_left, progress=progress,
         )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the steps are queued: wait for them before reading the clock
+        history.train_seconds.append(time.perf_counter() - began)
         if scheduler is not None:
             scheduler.step()
         history.train_loss.append(loss)

@@ -199,3 +199,12 @@ def test_the_book_wide_palette_gives_one_colour_per_family():
     assert family_of("r2d_18") == "early stacking 2D" and family_of("resnet50_csn") == "channel-separated"
     assert len(set(FAMILY_COLOURS.values())) == len(FAMILY_COLOURS)
     assert colour_of("something new", 3) != colour_of("something new", 4)
+
+
+def test_two_members_of_a_family_get_distinct_colours_that_follow_their_names():
+    from stconv_lite.viz.palette import distinct_colours
+
+    one = distinct_colours(["fr2d", "r2d", "mc3", "rmc3", "r3d", "r2plus1d"])
+    two = distinct_colours(["r3d", "rmc3", "mc3"])
+    assert len(set(one.values())) == 6
+    assert one["r3d"] == two["r3d"] and one["mc3"] != one["rmc3"]

@@ -215,6 +215,6 @@ def describe_source(source: str) -> str:
     if source == "bundled":
         return (
             "Digits: 5,000 real MNIST images bundled with the repository (4,000 train / 1,000 test, "
-            "disjoint), because the full MNIST was not available here."
+            'disjoint; the full MNIST is used with source="mnist").'
         )
     raise ValueError(f'source must be "mnist" or "bundled"; got {source!r}')

@@ -131,16 +131,19 @@ def card_line(run: dict) -> str:
             f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s{cpu}")
 
 
-def claims_box(rows: Iterable[tuple[str, str, dict, str]]) -> str:
+def claims_box(rows: Iterable[tuple]) -> str:
     """The chapter's box: the paper's claims it tests, our test, the scale and the generated verdict.
 
-    Each row is ``(claim, source, run, verdict_sentence)``; the verdict sentence should itself come
-    from :func:`comparison_sentence` or another generated text.
+    Each row is ``(claim, source, run, verdict_sentence)`` or ``(claim, source, run, verdict_sentence,
+    test)``; ``test`` describes our test (default: the experiment's question). The verdict sentence
+    should itself come from :func:`comparison_sentence` or another generated text.
     """
     lines = ["| the paper's claim | source | our test | scale, seeds | verdict |", "|---|---|---|---|---|"]
-    for claim, source, run, verdict in rows:
+    for row in rows:
+        claim, source, run, verdict = row[:4]
+        test = row[4] if len(row) > 4 else run["question"]
         card = run["card"]
-        lines.append(f"| {claim} | {source} | `{run['experiment']}`: {run['question']} | {card['scale']}, "
+        lines.append(f"| {claim} | {source} | `{run['experiment']}`: {test} | {card['scale']}, "
                      f"{len(card['seeds'])} | {verdict} |")
     return "\n".join(lines)
 

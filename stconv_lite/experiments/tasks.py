@@ -137,6 +137,8 @@ def train_and_evaluate(
         "best_val_accuracy": history.best_val_acc,
         "train_seconds": train_seconds,
         "steps": float(history.total_steps),
+        # the optimiser steps alone (validation excluded): the fair per-step cost of an architecture
+        "seconds_per_step": sum(history.train_seconds) / max(history.total_steps, 1),
     }
     for name, evaluate in (evaluations or {}).items():
         metrics[name] = float(evaluate(model, test_loader, device))

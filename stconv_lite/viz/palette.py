@@ -18,7 +18,7 @@ import re
 
 from stconv_lite.viz.plots import PALETTE
 
-__all__ = ["FAMILY_COLOURS", "family_of", "colour_of"]
+__all__ = ["FAMILY_COLOURS", "EXTRA_COLOURS", "family_of", "colour_of", "distinct_colours"]
 
 _ORANGE, _SKY, _GREEN, _YELLOW, _BLUE, _RED, _PURPLE, _BLACK = PALETTE
 _TOL_ROSE, _TOL_TEAL, _TOL_OLIVE = "#CC6677", "#44AA99", "#999933"
@@ -36,6 +36,10 @@ FAMILY_COLOURS = {
     "fusion": _TOL_TEAL,              # fusion strategies and units other than pure S / ST
     "reference": _BLACK,              # chance, bounds, the paper's numbers
 }
+
+# For a figure that shows two members of one family (MC3 and rMC3, R2D and f-R2D): the first keeps
+# the family colour, the others take one of these, chosen by name, so a name keeps its colour.
+EXTRA_COLOURS = ["#882255", "#332288", "#DDCC77", "#117733", "#88CCEE", "#AA4499"]  # Tol: wine, indigo, sand, ...
 
 _RULES = [  # (pattern on the lower-case name, family); the first match wins
     (r"tada", "TAdaConv"),
@@ -65,3 +69,21 @@ def colour_of(name: str, position: int = 0) -> str:
     """The book-wide colour of ``name``; unknown names take the palette colour at ``position``."""
     family = family_of(name)
     return FAMILY_COLOURS[family] if family is not None else PALETTE[position % len(PALETTE)]
+
+
+def _stable_index(name: str, size: int) -> int:
+    return sum(ord(ch) * (i + 1) for i, ch in enumerate(name)) % size
+
+
+def distinct_colours(names: list[str]) -> dict[str, str]:
+    """A colour per name for one figure: family colours, and for a second member of a family a
+    colour of :data:`EXTRA_COLOURS` picked by its name (the same in every figure); never two alike."""
+    chosen: dict[str, str] = {}
+    for position, name in enumerate(names):
+        colour = colour_of(name, position)
+        if colour in chosen.values():
+            start = _stable_index(name, len(EXTRA_COLOURS))
+            candidates = EXTRA_COLOURS[start:] + EXTRA_COLOURS[:start] + PALETTE
+            colour = next(c for c in candidates if c not in chosen.values())
+        chosen[name] = colour
+    return chosen

@@ -12,7 +12,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from stconv_lite.viz.palette import colour_of
+from stconv_lite.viz.palette import distinct_colours
 from stconv_lite.viz.plots import PALETTE
 
 __all__ = ["arm_colour", "run_curves", "run_confusions"]
@@ -22,15 +22,12 @@ _CURVES = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "
 
 
 def arm_colour(run: dict, arm: str) -> str:
-    """The arm's book-wide colour (:mod:`stconv_lite.viz.palette`); by position for unknown names.
+    """The arm's book-wide colour (:mod:`stconv_lite.viz.palette`), distinct within the run.
 
-    Two arms of one run that fall in the same family (e.g. two order-blind 2D models) would share a
-    colour; then the run's arms are coloured by position instead, so a figure never mixes them up.
+    An arm keeps its family's colour; a second arm of the same family in one run (MC3 beside rMC3)
+    gets a colour chosen by its name, so it has the same colour in every figure of the book.
     """
-    families = [colour_of(a, i) for i, a in enumerate(run["arms"])]
-    if len(set(families)) < len(families):
-        return PALETTE[run["arms"].index(arm) % len(PALETTE)]
-    return families[run["arms"].index(arm)]
+    return distinct_colours(list(run["arms"]))[arm]
 
 
 def run_curves(run: dict, metrics: Sequence[str] = ("train_loss", "val_acc"), labels: dict | None = None,
