@@ -162,5 +162,6 @@ def test_tada2d_and_r2plus1d_are_paired_only_across_runs_with_the_same_clips():
     a, b = fake("tada2d", [0.6, 0.7, 0.65], {"x": 1}), fake("r2plus1d", [0.8, 0.85, 0.9], {"x": 1})
     c = ch05.tada2d_vs_r2plus1d(a, b)
     assert c["verdict"] == stats.WORSE and c["mean_difference"] == pytest.approx(-0.2)
+    assert "R(2+1)D is more accurate than TAda2D here**, against the paper" in ch05.across_sentence(c)
     with pytest.raises(ValueError, match="share settings"):
         ch05.tada2d_vs_r2plus1d(a, fake("r2plus1d", [0.8, 0.85, 0.9], {"x": 2}))
