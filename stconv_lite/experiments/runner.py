@@ -101,20 +101,22 @@ def run_experiment(
 
     began, cpu_began = time.perf_counter(), time.process_time()
     todo = [(seed, arm) for seed in seeds for arm in experiment.arms]
-    units, resumed_seconds = [], 0.0
+    units, resumed_seconds, resumed_cpu = [], 0.0, 0.0
     bar = progress_bar(total=len(todo), desc=experiment.name, unit="unit", enabled=progress)
     for seed, arm in todo:
         saved = _unit_path(partial, arm, seed) if partial is not None else None
         if saved is not None and resume and saved.is_file():
             unit = json.loads(saved.read_text())
             resumed_seconds += unit.get("wall_seconds", 0.0)
+            resumed_cpu += unit.get("cpu_seconds", 0.0)
             note = "resumed"
         else:
-            unit_began = time.perf_counter()
+            unit_began, unit_cpu = time.perf_counter(), time.process_time()
             result = experiment.run_unit(arm, seed, settings, device)
             if models is not None and "model" in result:
                 models[(arm, seed)] = result["model"]
-            unit = {"arm": arm, "seed": seed, **_storable(result), "wall_seconds": time.perf_counter() - unit_began}
+            unit = {"arm": arm, "seed": seed, **_storable(result), "wall_seconds": time.perf_counter() - unit_began,
+                    "cpu_seconds": time.process_time() - unit_cpu}
             if saved is not None:
                 runfile_tmp = saved.with_suffix(".tmp")
                 runfile_tmp.write_text(json.dumps(unit))
@@ -137,7 +139,7 @@ def run_experiment(
         "paper_claim": experiment.paper_claim,
         "arms": list(experiment.arms),
         "card": runfile.run_card(scale, seeds, settings, device, time.perf_counter() - began + resumed_seconds,
-                                 cpu_seconds=time.process_time() - cpu_began),
+                                 cpu_seconds=time.process_time() - cpu_began + resumed_cpu),
         "units": units,
         "summaries": summaries,
         "comparisons": comparisons,

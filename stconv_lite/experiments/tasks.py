@@ -109,12 +109,14 @@ def train_and_evaluate(
     device: torch.device | str = "cpu",
     evaluations: dict[str, Evaluation] | None = None,
     regulariser=None,
+    callbacks=(),
 ) -> dict:
     """Seed, build, train under the settings' budget, evaluate; return a unit result for a run file.
 
     ``build`` is called after seeding, so the initial weights depend on ``seed`` alone.
     ``evaluations`` are extra metrics ``f(model, test_loader, device) -> float`` (e.g. how many
-    predictions survive time reversal), computed on the best-validation weights.
+    predictions survive time reversal), computed on the best-validation weights. ``regulariser`` and
+    ``callbacks`` go to :func:`stconv_lite.train.fit` as they are.
     """
     device = torch.device(device)
     train_loader, val_loader, test_loader = loaders_for(settings, seed)
@@ -125,7 +127,7 @@ def train_and_evaluate(
         model, train_loader, settings["epochs"], val_loader=val_loader, lr=settings.get("lr", 1e-3),
         weight_decay=settings.get("weight_decay", 0.0), device=device, progress=False, seed=seed,
         max_steps=settings.get("max_steps"), patience=settings.get("patience"), restore_best=True,
-        regulariser=regulariser,
+        regulariser=regulariser, callbacks=callbacks,
     )
     train_seconds = time.perf_counter() - began
     logits, labels = predict(model, test_loader, device=device)
