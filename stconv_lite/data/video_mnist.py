@@ -28,8 +28,9 @@ Label modes
 ``"appearance"``: label = digit, random motion (motion is a nuisance).
 ``"motion"``: random digit, label = one of the ten motions above. Beware: this mode does **not**
 hide the direction of time from an order-blind model. The rotations start within +-20 degrees of
-upright, so clockwise clips show digits tilted one way and counter-clockwise clips the other, and
-scale or position give other classes away: a bag of frames can read much of the label from pose.
+upright, so in short clips clockwise digits lean one way and counter-clockwise digits the other
+(over 30 frames both directions sweep past a full turn and the leans overlap), and scale or
+position give other classes away: a bag of frames can read part of the label from pose.
 ``"reversal"``: the honest test of time. Ten classes = five motions with a direction
 (:data:`REVERSAL_MOTIONS`) x {forward, backward}; label ``2 m + b``. Clip ``2k + 1`` of a split is
 *exactly* clip ``2k`` (same digit image, same drawn parameters) with its frames in reverse order,
@@ -53,10 +54,23 @@ from stconv_lite.data.digits import load_digits_with_source
 from stconv_lite.ops.affine import affine_matrix, pixels_to_normalised, warp_frames
 
 __all__ = [
-    "MOTION_CLASSES", "LABEL_MODES", "REVERSAL_MOTIONS", "REVERSAL_CLASSES", "class_names",
-    "reversal_parameters", "SPLITS", "ALIGN_CORNERS", "motion_parameters",
-    "sampling_parameters", "clip_thetas", "render_clips", "ink_room", "generate_clips",
-    "VideoMNIST", "make_loaders", "clips_per_second",
+    "MOTION_CLASSES",
+    "LABEL_MODES",
+    "REVERSAL_MOTIONS",
+    "REVERSAL_CLASSES",
+    "class_names",
+    "reversal_parameters",
+    "SPLITS",
+    "ALIGN_CORNERS",
+    "motion_parameters",
+    "sampling_parameters",
+    "clip_thetas",
+    "render_clips",
+    "ink_room",
+    "generate_clips",
+    "VideoMNIST",
+    "make_loaders",
+    "clips_per_second",
 ]
 
 MOTION_CLASSES = [
@@ -397,8 +411,14 @@ class VideoMNIST(Dataset):
             params = reversal_parameters(motion, self.frames, g, tuple(self.rooms[row].tolist()))
             params = params.flip(0) if backward else params
             digit = int(self.digit_labels[row])
-            return {"row": row, "digit": digit, "motion": motion, "backward": bool(backward), "label": cls,
-                    "params": params}
+            return {
+                "row": row,
+                "digit": digit,
+                "motion": motion,
+                "backward": bool(backward),
+                "label": cls,
+                "params": params,
+            }
         g = torch.Generator().manual_seed(_clip_seed(self.seed, self.split, index))
         if self.label == "motion":  # any digit
             row = int(torch.randint(len(self.digits), (), generator=g))
@@ -478,7 +498,11 @@ def make_loaders(
 
 
 def clips_per_second(
-    n_clips: int = 512, batch_size: int = 64, frames: int = 30, size: int = 28, source: str = "bundled",
+    n_clips: int = 512,
+    batch_size: int = 64,
+    frames: int = 30,
+    size: int = 28,
+    source: str = "bundled",
     num_threads: int | None = 1,
 ) -> float:
     """Benchmark: Video-MNIST clips generated per second (batched, as a DataLoader fetches them)."""

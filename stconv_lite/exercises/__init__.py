@@ -22,12 +22,32 @@ import importlib
 from typing import Any
 
 from stconv_lite.exercises.core import (
-    DIFFICULTIES, KINDS, CheckResult, Choice, Exercise, Implements, Property, Value,
+    DIFFICULTIES,
+    KINDS,
+    CheckResult,
+    Choice,
+    Exercise,
+    Implements,
+    Property,
+    Value,
 )
 
 __all__ = [
-    "check", "evaluate", "get", "exercises", "chapter_setup", "CHAPTERS", "total_minutes",
-    "Exercise", "Value", "Choice", "Implements", "Property", "CheckResult", "KINDS", "DIFFICULTIES",
+    "check",
+    "evaluate",
+    "get",
+    "exercises",
+    "chapter_setup",
+    "CHAPTERS",
+    "total_minutes",
+    "Exercise",
+    "Value",
+    "Choice",
+    "Implements",
+    "Property",
+    "CheckResult",
+    "KINDS",
+    "DIFFICULTIES",
 ]
 
 CHAPTERS = (1, 2, 3, 4, 5, 6)
@@ -67,6 +87,7 @@ def total_minutes(chapter: int) -> int:
 
 def _stored(exercise_id: str) -> list[str] | None:
     from stconv_lite.exercises._expected import EXPECTED
+
     return EXPECTED.get(exercise_id)
 
 

@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         keep = {ex.id for ex in hashed}
         expected = {k: v for k, v in expected.items() if k in keep}
     write_expected(expected)
-    print(f"wrote {EXPECTED_FILE.relative_to(Path.cwd()) if EXPECTED_FILE.is_relative_to(Path.cwd()) else EXPECTED_FILE}")
+    print(
+        f"wrote {EXPECTED_FILE.relative_to(Path.cwd()) if EXPECTED_FILE.is_relative_to(Path.cwd()) else EXPECTED_FILE}"
+    )
     return 0
 
 

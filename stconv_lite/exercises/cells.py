@@ -52,8 +52,14 @@ def markdown(text: str, cell_id: str) -> dict:
 
 def code(text: str, cell_id: str, tags: list[str] | None = None) -> dict:
     metadata = {"tags": tags} if tags else {}
-    return {"cell_type": "code", "execution_count": None, "id": _cell_id(cell_id), "metadata": metadata,
-            "outputs": [], "source": text.rstrip("\n") + "\n"}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": _cell_id(cell_id),
+        "metadata": metadata,
+        "outputs": [],
+        "source": text.rstrip("\n") + "\n",
+    }
 
 
 def exercise_markdown(ex: Exercise) -> str:
@@ -71,11 +77,10 @@ def exercise_cells(chapter: int) -> list[dict]:
     intro = (
         "## Exercises\n\n"
         f"{len(items)} exercises, about {total_minutes(chapter)} minutes in all. Each ends with "
-        "`check(\"ex-N.k\", answer)`, which prints *correct* or *not yet* with a hint, without showing "
+        '`check("ex-N.k", answer)`, which prints *correct* or *not yet* with a hint, without showing '
         "the expected answer. Run the setup cell below first."
     )
-    cells = [markdown(intro, f"ex-{chapter}-intro"),
-             code(chapter_setup(chapter), f"ex-{chapter}-setup")]
+    cells = [markdown(intro, f"ex-{chapter}-intro"), code(chapter_setup(chapter), f"ex-{chapter}-setup")]
     for ex in items:
         key = ex.id.replace(".", "-")
         cells.append(markdown(exercise_markdown(ex), f"{key}-text"))
@@ -108,8 +113,8 @@ def replace_exercise_section(notebook_path: Path, chapter: int, write: bool = Tr
     for i in range(start + 1, len(cells)):
         found = re.search(r"^## ", _text(cells[i]), re.M) if cells[i]["cell_type"] == "markdown" else None
         if found:
-            tail = {**cells[i], "source": _text(cells[i])[found.start():]}
-            after = [tail] + cells[i + 1:]
+            tail = {**cells[i], "source": _text(cells[i])[found.start() :]}
+            after = [tail] + cells[i + 1 :]
             break
     notebook["cells"] = cells[:start] + kept + exercise_cells(chapter) + after
     if write:

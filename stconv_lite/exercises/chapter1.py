@@ -6,7 +6,6 @@ import torch
 from einops import reduce
 
 from stconv_lite.exercises.core import Choice, Exercise, Implements, Value
-from stconv_lite.ops.affine import affine_matrix
 
 SETUP = """\
 import math
@@ -43,7 +42,11 @@ def _inverse_inputs(gen: torch.Generator) -> tuple:
 
 EXERCISES = [
     Exercise(
-        id="ex-1.1", title="Fold, convolve, unfold", kind="predict-then-check", difficulty="easy", minutes=5,
+        id="ex-1.1",
+        title="Fold, convolve, unfold",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "A batch of 6 grayscale clips of 20 frames at 64x64 is folded for a 2D network with "
             "`rearrange(x, 'b c t h w -> (b t) c h w')`, goes through "
@@ -59,13 +62,17 @@ EXERCISES = [
             'check("ex-1.1", answer)\n'
         ),
         wrong="answer = (6, 32, 20, 64, 64)",
-        check=Value(), answer_form="a shape tuple (B, C, T, H, W)",
+        check=Value(),
+        answer_form="a shape tuple (B, C, T, H, W)",
         hint="a 2D network never touches T; stride 2 with padding 1 halves an even side.",
         explanation="The frames travel through the 2D network as a batch of B*T images; T is untouched.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-1.2", title="Average over time, the right way round", kind="implement", difficulty="easy",
+        id="ex-1.2",
+        title="Average over time, the right way round",
+        kind="implement",
+        difficulty="easy",
         minutes=10,
         statement=(
             "A 2D network returns one feature vector per frame, `features` of shape `(B*T, D)` in the "
@@ -90,7 +97,11 @@ EXERCISES = [
         explanation="'(t b)' would average frame t of every clip, mixing clips: the shape is right, the numbers are not.",
     ),
     Exercise(
-        id="ex-1.3", title="Seven pixels to the right", kind="predict-then-check", difficulty="easy", minutes=5,
+        id="ex-1.3",
+        title="Seven pixels to the right",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "Frames are 28x28 and drawn with `affine_grid(..., align_corners=False)`. Which $t_x$ (in "
             "normalised units, with $s=1$, $r=t_y=0$) moves the digit **7 pixels to the right** on screen? "
@@ -108,14 +119,19 @@ EXERCISES = [
             'check("ex-1.3", answer)\n'
         ),
         wrong="answer = 0.5",
-        check=Value(sig=3), answer_form="a number",
+        check=Value(sig=3),
+        answer_form="a number",
         hint="Theta maps output positions to input positions, so the picture moves the opposite way; "
-             "one normalised unit is half the image.",
+        "one normalised unit is half the image.",
         explanation="Half the image (14 px) is one unit, and Theta maps output to input, so the sign flips.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-1.4", title="Undo a motion in closed form", kind="derive", difficulty="medium", minutes=20,
+        id="ex-1.4",
+        title="Undo a motion in closed form",
+        kind="derive",
+        difficulty="medium",
+        minutes=20,
         statement=(
             r"The map $\Theta(s, r, t) : p \mapsto sR(r)(p + t)$ is invertible for $s > 0$. Derive the "
             r"parameters $(s', r', t_x', t_y')$ with $\Theta(s', r', t') = \Theta(s, r, t)^{-1}$ (as 3x3 "
@@ -148,7 +164,11 @@ EXERCISES = [
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-1.5", title="How much of the digit is on screen?", kind="derive", difficulty="easy", minutes=10,
+        id="ex-1.5",
+        title="How much of the digit is on screen?",
+        kind="derive",
+        difficulty="easy",
+        minutes=10,
         statement=(
             r"With $\Theta = sR(r)[I \mid t]$ the output reads an input region whose area is $s^2$ "
             r"times the output's. For $s = 1.25$ (and any $r$, $t$), by what factor is the **area of the "
@@ -167,13 +187,17 @@ EXERCISES = [
             'check("ex-1.5", answer)\n'
         ),
         wrong="answer = 1.25 ** 2",
-        check=Value(sig=3), answer_form="a number",
+        check=Value(sig=3),
+        answer_form="a number",
         hint="the matrix maps screen to digit; the digit's area on screen is the inverse determinant.",
         explanation="det(sR) = s^2 is how much input one unit of screen reads, so the digit shows 1/s^2 as large.",
     ),
     Exercise(
-        id="ex-1.6", title="Which network notices a reversed clip?", kind="predict-then-check",
-        difficulty="medium", minutes=10,
+        id="ex-1.6",
+        title="Which network notices a reversed clip?",
+        kind="predict-then-check",
+        difficulty="medium",
+        minutes=10,
         statement=(
             "Take two *untrained* networks of the package, `create('frame_bag_2d', 10)` (a 2D CNN per "
             "frame, then the mean over time) and `create('tiny_c3d', 10)` (3x3x3 convolutions). Feed each "
@@ -203,12 +227,16 @@ EXERCISES = [
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-1.7", title="Why 'motion' labels do not hide time", kind="explain", difficulty="medium",
+        id="ex-1.7",
+        title="Why 'motion' labels do not hide time",
+        kind="explain",
+        difficulty="medium",
         minutes=15,
         statement=(
             "In `label='motion'` every clip shows a random digit and the label is its motion. An "
-            "order-blind model (a bag of frames) still tells *rotate clockwise* from *rotate "
-            "counter-clockwise* well above chance. Which is the main reason? (a) the rotations start "
+            "order-blind model (a bag of frames) *can*, in short clips, tell *rotate clockwise* from "
+            "*rotate counter-clockwise* without reading the order of the frames. Which is the main "
+            "reason? (a) the rotations start "
             "within ±20° of upright, so the tilt of the frames differs between the two classes; (b) the "
             "bag of frames secretly uses the frame order through its padding; (c) the two classes use "
             "different digits. Then explain in a paragraph what a dataset must do so that only the "
@@ -216,8 +244,8 @@ EXERCISES = [
         ),
         stub='answer = ...  # "a", "b" or "c"; then write your paragraph in a Markdown cell\ncheck("ex-1.7", answer)\n',
         solution=(
-            "# An order-blind model is a function of the set of frames. Clockwise clips that start near\n"
-            "# upright show digits tilted one way, counter-clockwise clips the other: the sets differ.\n"
+            "# An order-blind model is a function of the set of frames. Short clockwise clips that start\n"
+            "# near upright show digits tilted one way, counter-clockwise ones the other: the sets differ.\n"
             "# label='reversal' pairs every clip with its exact time reverse in the partner class.\n"
             "answer = 'a'\n"
             'check("ex-1.7", answer)\n'

@@ -26,8 +26,10 @@ def _compose_reference(spatial: torch.Tensor, temporal: torch.Tensor) -> torch.T
 
 def _compose_inputs(gen: torch.Generator) -> tuple:
     c, m, n = (int(v) for v in torch.randint(1, 5, (3,), generator=gen))
-    return (torch.randn(m, c, 1, 3, 3, generator=gen, dtype=torch.float64),
-            torch.randn(n, m, 3, 1, 1, generator=gen, dtype=torch.float64))
+    return (
+        torch.randn(m, c, 1, 3, 3, generator=gen, dtype=torch.float64),
+        torch.randn(n, m, 3, 1, 1, generator=gen, dtype=torch.float64),
+    )
 
 
 def _temporal_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -37,13 +39,19 @@ def _temporal_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 def _temporal_inputs(gen: torch.Generator) -> tuple:
     c, o = (int(v) for v in torch.randint(1, 4, (2,), generator=gen))
     k = (1, 3, 5)[int(torch.randint(0, 3, (1,), generator=gen))]
-    return (torch.randn(2, c, 6, 4, 5, generator=gen, dtype=torch.float64),
-            torch.randn(o, c, k, 1, 1, generator=gen, dtype=torch.float64))
+    return (
+        torch.randn(2, c, 6, 4, 5, generator=gen, dtype=torch.float64),
+        torch.randn(o, c, k, 1, 1, generator=gen, dtype=torch.float64),
+    )
 
 
 EXERCISES = [
     Exercise(
-        id="ex-2.1", title="Shapes with dilation", kind="predict-then-check", difficulty="easy", minutes=5,
+        id="ex-2.1",
+        title="Shapes with dilation",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "Predict the output shape of `nn.Conv3d(8, 16, 3, stride=(2, 1, 1), padding=2, dilation=2)` "
             "on an input `(1, 8, 9, 20, 20)`, using the output-size formula of the chapter on each axis. "
@@ -60,12 +68,17 @@ EXERCISES = [
             'check("ex-2.1", answer)\n'
         ),
         wrong="answer = (1, 16, 4, 20, 20)",
-        check=Value(), answer_form="a shape tuple",
+        check=Value(),
+        answer_form="a shape tuple",
         hint="a dilated kernel of k taps spans d(k-1)+1 inputs; then apply floor((n + 2p - span)/s) + 1.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-2.2", title="Receptive field of a dilated stack", kind="derive", difficulty="medium", minutes=15,
+        id="ex-2.2",
+        title="Receptive field of a dilated stack",
+        kind="derive",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Three 3x3x3 convolutions, stride 1, are stacked; the middle one has `dilation=(2, 1, 1)` "
             "(dilated in time only). Derive the extent `(T, H, W)` of the input that one output voxel "
@@ -81,13 +94,18 @@ EXERCISES = [
             'check("ex-2.2", answer)\n'
         ),
         wrong="answer = (7, 7, 7)",
-        check=Value(), answer_form="a tuple (T, H, W)",
+        check=Value(),
+        answer_form="a tuple (T, H, W)",
         hint="the field grows by (span - 1) per layer, and a dilated 3-tap kernel spans 2*2 + 1 = 5 inputs.",
         explanation="Dilation widens the field without adding weights: 9 frames from 81 temporal weights per channel pair.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-2.3", title="M_i, and what the floor leaves out", kind="derive", difficulty="easy", minutes=10,
+        id="ex-2.3",
+        title="M_i, and what the floor leaves out",
+        kind="derive",
+        difficulty="easy",
+        minutes=10,
         statement=(
             r"For a $3\times3\times3$ convolution from $N_{i-1} = 64$ to $N_i = 128$ channels, compute "
             r"$M_i$ (Sec. 3.5 of the R(2+1)D paper) by hand, and how many weights the (2+1)D block has "
@@ -106,12 +124,16 @@ EXERCISES = [
             'check("ex-2.3", answer)\n'
         ),
         wrong="answer = (230, 0)",
-        check=Value(), answer_form="a tuple (M_i, missing_weights)",
+        check=Value(),
+        answer_form="a tuple (M_i, missing_weights)",
         hint="M_i = floor(t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i)); the block has M_i (d^2 N_{i-1} + t N_i) weights.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-2.4", title="Without the ReLU, (2+1)D is one 3D kernel", kind="implement", difficulty="medium",
+        id="ex-2.4",
+        title="Without the ReLU, (2+1)D is one 3D kernel",
+        kind="implement",
+        difficulty="medium",
         minutes=20,
         statement=(
             r"Drop BatchNorm and ReLU from a (2+1)D block: a spatial kernel `(M, C, 1, 3, 3)` followed by a "
@@ -144,18 +166,17 @@ EXERCISES = [
         explanation="So R(2+1)D differs from a rank-limited 3D conv only through the non-linearity in the middle.",
     ),
     Exercise(
-        id="ex-2.5", title="A temporal convolution with einsum", kind="implement", difficulty="medium",
+        id="ex-2.5",
+        title="A temporal convolution with einsum",
+        kind="implement",
+        difficulty="medium",
         minutes=15,
         statement=(
             "Implement `temporal_conv(x, weight)` for a `(O, C, k, 1, 1)` kernel (k odd, stride 1, zero "
             "padding k//2 in time only) with `F.pad`, `Tensor.unfold` on the time axis and one `einsum`, "
             "no `conv3d`. Shapes: x `(B, C, T, H, W)` -> `(B, O, T, H, W)`."
         ),
-        stub=(
-            "def temporal_conv(x, weight):\n"
-            "    raise NotImplementedError\n\n\n"
-            'check("ex-2.5", temporal_conv)\n'
-        ),
+        stub=('def temporal_conv(x, weight):\n    raise NotImplementedError\n\n\ncheck("ex-2.5", temporal_conv)\n'),
         solution=(
             "def temporal_conv(x, weight):\n"
             "    k = weight.shape[2]\n"
@@ -170,8 +191,11 @@ EXERCISES = [
         hint="F.pad lists pairs from the last axis backwards: (W, W, H, H, T, T); unfold(2, k, 1) adds a tap axis at the end.",
     ),
     Exercise(
-        id="ex-2.6", title="A static clip through an inflated kernel", kind="predict-then-check",
-        difficulty="medium", minutes=10,
+        id="ex-2.6",
+        title="A static clip through an inflated kernel",
+        kind="predict-then-check",
+        difficulty="medium",
+        minutes=10,
         statement=(
             "Inflate a random 2D kernel `(4, 2, 3, 3)` to depth 3 with `mode='mean'` and apply it with "
             "`padding=1` (also in time) to a **static** clip: one random frame repeated 7 times. Which "
@@ -196,7 +220,11 @@ EXERCISES = [
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-2.7", title="What does the factorisation buy?", kind="explain", difficulty="medium", minutes=15,
+        id="ex-2.7",
+        title="What does the factorisation buy?",
+        kind="explain",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "At equal parameter counts, R(2+1)D can represent functions that a 3D convolution cannot. "
             "Which statement is right? (a) the (2+1)D block has more weights; (b) the ReLU (and BatchNorm) "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from stconv_lite.exercises.core import Choice, Exercise, Implements, Property, Value
 from stconv_lite.ops.affine import affine_matrix, warp
@@ -27,8 +26,13 @@ def _next_slice_reference(kernel_slice, s, r, tx, ty):
 
 def _next_slice_inputs(gen: torch.Generator) -> tuple:
     u = torch.rand(4, generator=gen, dtype=torch.float64)
-    return (torch.randn(5, 5, generator=gen, dtype=torch.float64),
-            float(0.8 + 0.4 * u[0]), float(u[1] - 0.5), float(u[2] - 0.5), float(u[3] - 0.5))
+    return (
+        torch.randn(5, 5, generator=gen, dtype=torch.float64),
+        float(0.8 + 0.4 * u[0]),
+        float(u[1] - 0.5),
+        float(u[2] - 0.5),
+        float(u[3] - 0.5),
+    )
 
 
 def _moving_dot(direction: int, frames: int = 5, size: int = 15) -> torch.Tensor:
@@ -58,7 +62,11 @@ def _detector_test(layer) -> tuple[bool, str]:
 
 EXERCISES = [
     Exercise(
-        id="ex-3.1", title="Count before you build", kind="derive", difficulty="easy", minutes=5,
+        id="ex-3.1",
+        title="Count before you build",
+        kind="derive",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "A 3TConv layer maps 32 to 64 channels with a $5\\times3\\times3$ kernel (5 time taps) and a "
             "bias. How many parameters does it have? Derive the count from the parameters it learns "
@@ -74,12 +82,16 @@ EXERCISES = [
             'check("ex-3.1", answer)\n'
         ),
         wrong="answer = 64 * 32 * 9 + 4 * 5 * 64 + 64",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="l slices need l - 1 transforms, each of 4 numbers, one set per output filter.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-3.2", title="Which way does the slice move?", kind="predict-then-check", difficulty="easy",
+        id="ex-3.2",
+        title="Which way does the slice move?",
+        kind="predict-then-check",
+        difficulty="easy",
         minutes=10,
         statement=(
             "A $3\\times7\\times7$ 3TConv kernel has $t_x = 0.5$ (normalised, `align_corners=True`) and "
@@ -101,12 +113,17 @@ EXERCISES = [
             'check("ex-3.2", answer)\n'
         ),
         wrong="answer = 1.5",
-        check=Value(sig=3), answer_form="a number of taps",
+        check=Value(sig=3),
+        answer_form="a number of taps",
         hint="one normalised unit is (7 - 1) / 2 taps with align_corners=True, and a positive t_x moves the content left.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-3.3", title="One resampling step", kind="implement", difficulty="medium", minutes=15,
+        id="ex-3.3",
+        title="One resampling step",
+        kind="implement",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Implement `next_slice(kernel_slice, s, r, tx, ty)`: the slice `(n, m)` resampled under "
             "$\\Theta = sR(r)[I \\mid t]$ with `affine_matrix`, `F.affine_grid` and `F.grid_sample` "
@@ -136,8 +153,11 @@ EXERCISES = [
         hint="affine_grid wants a batch of matrices (N, 2, 3) and a size [N, C, H, W]; use the same align_corners in both calls.",
     ),
     Exercise(
-        id="ex-3.4", title="Sequential resampling vs composed matrices, fairly", kind="predict-then-check",
-        difficulty="medium", minutes=15,
+        id="ex-3.4",
+        title="Sequential resampling vs composed matrices, fairly",
+        kind="predict-then-check",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Grow a $5\\times7\\times7$ kernel from a random first slice with a translation of **0.3 taps** "
             "per step, (i) as 3TConv does (resample the previous slice four times) and (ii) by composing "
@@ -163,7 +183,11 @@ EXERCISES = [
         explanation="Each off-grid step is a small blur, and blurs add up: that is the cost of eq. 3's recursion.",
     ),
     Exercise(
-        id="ex-3.5", title="A motion detector by hand", kind="implement", difficulty="hard", minutes=25,
+        id="ex-3.5",
+        title="A motion detector by hand",
+        kind="implement",
+        difficulty="hard",
+        minutes=25,
         statement=(
             "Build `detector = Conv3T(1, 1, (3, 3, 3), padding=1, bias=False)` and set its first slice "
             "and translations **by hand** (no training, scale 1, rotation 0) so that its strongest "
@@ -197,12 +221,16 @@ EXERCISES = [
         answer="detector",
         check=Property(_detector_test, "responds > 2x more to a right-moving dot than to a left-moving one"),
         hint="put one bright tap in the first slice and make the content of each later slice move one tap to the "
-             "right; check the sign convention of tx_px in Conv3T.readable_parameters.",
+        "right; check the sign convention of tx_px in Conv3T.readable_parameters.",
         explanation="A 3T filter tuned to a motion is a first slice plus the motion itself: the transforms are readable.",
         use=("homework",),
     ),
     Exercise(
-        id="ex-3.6", title="When is 3T worth it?", kind="explain", difficulty="medium", minutes=15,
+        id="ex-3.6",
+        title="When is 3T worth it?",
+        kind="explain",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Which statement about a 3TConv layer with an $l\\times n\\times m$ kernel is **false**? "
             "(a) it has about $l$ times fewer weights than the 3D convolution when $C_{in}$ is large; "

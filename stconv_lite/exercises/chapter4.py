@@ -49,8 +49,11 @@ def _tsconv_inputs(gen: torch.Generator) -> tuple:
 
 EXERCISES = [
     Exercise(
-        id="ex-4.1", title="The cost of a CT module with point-wise convolutions", kind="derive",
-        difficulty="easy", minutes=10,
+        id="ex-4.1",
+        title="The cost of a CT module with point-wise convolutions",
+        kind="derive",
+        difficulty="easy",
+        minutes=10,
         statement=(
             "Derive the multiply-adds **per voxel** of `make_module('ct_pw', 48, factors=2)`: $K$ "
             "sub-operations, each a parallel $1\\times3\\times3$ and $3\\times1\\times1$ tensor-separable "
@@ -70,12 +73,17 @@ EXERCISES = [
             'check("ex-4.1", answer)\n'
         ),
         wrong="answer = 12 * 48 * 14",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="a grouped conv along C_k costs C * C_k * (kernel taps) per voxel; a 1x1x1 conv over C channels costs C^2.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-4.2", title="Derive the 45", kind="derive", difficulty="medium", minutes=15,
+        id="ex-4.2",
+        title="Derive the 45",
+        kind="derive",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "In a CT module with $K = 2$ parallel sub-operations (no point-wise conv), one output unit "
             "depends on input positions in a $5\\times5\\times5$ box, but not on all of them. Each "
@@ -94,12 +102,16 @@ EXERCISES = [
             'check("ex-4.2", answer)\n'
         ),
         wrong="answer = 125",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="at time offset 0 both steps can be spatial (5x5); at ±1 one step is temporal, the other spatial (3x3); at ±2 both are temporal.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-4.3", title="Move one sub-dimension innermost", kind="implement", difficulty="medium",
+        id="ex-4.3",
+        title="Move one sub-dimension innermost",
+        kind="implement",
+        difficulty="medium",
         minutes=15,
         statement=(
             "Implement `to_subdim(x, factors, dim)`: read the channels of `x` `(B, C, T, H, W)` as "
@@ -132,8 +144,11 @@ EXERCISES = [
         hint="in '(c1 c2)' the last name varies fastest; groups of a grouped conv are contiguous channel blocks.",
     ),
     Exercise(
-        id="ex-4.4", title="A tensor-separable convolution from a grouped one", kind="implement",
-        difficulty="hard", minutes=25,
+        id="ex-4.4",
+        title="A tensor-separable convolution from a grouped one",
+        kind="implement",
+        difficulty="hard",
+        minutes=25,
         statement=(
             "Implement eq. (2) of CT-Net: `tsconv(x, weight, factors, dim)` convolves along sub-dimension "
             "`dim` only, with one `(C_dim x C_dim x t x h x w)` kernel per fibre: `weight` has the shape "
@@ -141,11 +156,7 @@ EXERCISES = [
             "stride 1). Use your `to_subdim` of exercise 4.3 (or the package's `to_subdim_layout`), "
             "`F.conv3d` and the inverse reordering. Output: `(B, C, T, H, W)` in the original channel order."
         ),
-        stub=(
-            "def tsconv(x, weight, factors, dim):\n"
-            "    raise NotImplementedError\n\n\n"
-            'check("ex-4.4", tsconv)\n'
-        ),
+        stub=('def tsconv(x, weight, factors, dim):\n    raise NotImplementedError\n\n\ncheck("ex-4.4", tsconv)\n'),
         solution=(
             "def tsconv(x, weight, factors, dim):\n"
             "    names = [f'c{i + 1}' for i in range(len(factors))]\n"
@@ -168,7 +179,10 @@ EXERCISES = [
         explanation="Reorder, grouped conv, reorder back: no weight is ever reshaped, which is how the package does it.",
     ),
     Exercise(
-        id="ex-4.5", title="Fewer MACs with more sub-dimensions?", kind="experiment", difficulty="medium",
+        id="ex-4.5",
+        title="Fewer MACs with more sub-dimensions?",
+        kind="experiment",
+        difficulty="medium",
         minutes=15,
         statement=(
             "Change one thing: tensorize $C = 64$ channels into $K = 3$ sub-dimensions instead of $K = 2$ "
@@ -188,12 +202,16 @@ EXERCISES = [
             'check("ex-4.5", answer)\n'
         ),
         wrong="answer = 1.5",
-        check=Value(sig=3), answer_form="a ratio",
+        check=Value(sig=3),
+        answer_form="a ratio",
         hint="the cost is proportional to C (C_1 + ... + C_K); compare 8 + 8 with 4 + 4 + 4.",
         explanation="Fewer MACs, but one more sub-operation in sequence: a wider space-time field and a deeper module.",
     ),
     Exercise(
-        id="ex-4.6", title="Serial fills the box; why parallel?", kind="explain", difficulty="medium",
+        id="ex-4.6",
+        title="Serial fills the box; why parallel?",
+        kind="explain",
+        difficulty="medium",
         minutes=15,
         statement=(
             "A *serial* CT module (spatial then temporal on each sub-dimension, table 2c) costs the same "

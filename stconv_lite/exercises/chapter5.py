@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 from stconv_lite.exercises.core import Choice, Exercise, Implements, Value
 
@@ -26,8 +25,10 @@ def _tada_reference(x: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor) 
     """Eq. (3) literally, frame by frame: (alpha_t * W) convolved with x_t."""
     frames = []
     for b in range(x.shape[0]):
-        per_t = [F.conv2d(x[b, :, t][None], weight * alpha[b, :, t][None, :, None, None], padding=1)[0]
-                 for t in range(x.shape[2])]
+        per_t = [
+            F.conv2d(x[b, :, t][None], weight * alpha[b, :, t][None, :, None, None], padding=1)[0]
+            for t in range(x.shape[2])
+        ]
         frames.append(torch.stack(per_t, dim=1))
     return torch.stack(frames)
 
@@ -42,8 +43,11 @@ def _tada_inputs(gen: torch.Generator) -> tuple:
 
 EXERCISES = [
     Exercise(
-        id="ex-5.1", title="How many kernels does TAdaConv stand for?", kind="predict-then-check",
-        difficulty="easy", minutes=5,
+        id="ex-5.1",
+        title="How many kernels does TAdaConv stand for?",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "`TAdaConv2d(64, 128, 3, padding=1, cal_dim='cout')` runs on `x` of shape `(2, 64, 8, 14, 14)`. "
             "Predict the shape of the calibrated kernels $\\alpha_t \\cdot W_b$ that "
@@ -57,13 +61,18 @@ EXERCISES = [
             'check("ex-5.1", answer)\n'
         ),
         wrong="answer = (2, 8, 64, 128, 3, 3)",
-        check=Value(), answer_form="a shape tuple",
+        check=Value(),
+        answer_form="a shape tuple",
         hint="one kernel per clip and frame, each with nn.Conv2d's (C_out, C_in, k, k) layout.",
         explanation="B*T full kernels: this is why the layer scales the input or output channels instead.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-5.2", title="What does the generator cost?", kind="derive", difficulty="medium", minutes=15,
+        id="ex-5.2",
+        title="What does the generator cost?",
+        kind="derive",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Count the learnable parameters of `CalibrationGenerator(64)` (reduction 4, temporal kernels "
             "(3, 3), global context on) from its description: a $C \\to C$ linear map of the global "
@@ -82,12 +91,16 @@ EXERCISES = [
             'check("ex-5.2", answer)\n'
         ),
         wrong="answer = 64 * 64 + 64 * 16 * 3 + 16 * 64 * 3",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="BatchNorm has two learnable vectors (weight and bias) of the hidden width.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-5.3", title="Calibrate the input instead of the kernel", kind="implement", difficulty="medium",
+        id="ex-5.3",
+        title="Calibrate the input instead of the kernel",
+        kind="implement",
+        difficulty="medium",
         minutes=15,
         statement=(
             "Eq. (3) convolves frame $t$ with $\\alpha_t \\cdot W_b$ (input-channel calibration). "
@@ -96,11 +109,7 @@ EXERCISES = [
             "(padding 1, no bias). Shapes: x `(B, C_in, T, H, W)`, weight `(C_out, C_in, 3, 3)`, alpha "
             "`(B, C_in, T)` -> `(B, C_out, T, H, W)`."
         ),
-        stub=(
-            "def tada_cin(x, weight, alpha):\n"
-            "    raise NotImplementedError\n\n\n"
-            'check("ex-5.3", tada_cin)\n'
-        ),
+        stub=('def tada_cin(x, weight, alpha):\n    raise NotImplementedError\n\n\ncheck("ex-5.3", tada_cin)\n'),
         solution=(
             "def tada_cin(x, weight, alpha):\n"
             "    # (alpha_t W) * x_t = W * (alpha_t x_t): scaling a kernel's input slices = scaling the input\n"
@@ -120,7 +129,10 @@ EXERCISES = [
         hint="alpha has one factor per (clip, input channel, frame): broadcast it over H and W before folding time.",
     ),
     Exercise(
-        id="ex-5.4", title="How far does one alpha see?", kind="predict-then-check", difficulty="easy",
+        id="ex-5.4",
+        title="How far does one alpha see?",
+        kind="predict-then-check",
+        difficulty="easy",
         minutes=10,
         statement=(
             "A `CalibrationGenerator(8, kernel_sizes=(5, 3), global_context=False)` computes $\\alpha_t$ "
@@ -145,12 +157,16 @@ EXERCISES = [
             'check("ex-5.4", answer)\n'
         ),
         wrong="answer = 2",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="a temporal kernel of size k reaches k // 2 frames either side; radii of stacked convs add.",
         explanation="Radii add: 2 + 1. With the global descriptor on, every alpha sees every frame.",
     ),
     Exercise(
-        id="ex-5.5", title="The cost the FLOP counter does not see", kind="derive", difficulty="medium",
+        id="ex-5.5",
+        title="The cost the FLOP counter does not see",
+        kind="derive",
+        difficulty="medium",
         minutes=15,
         statement=(
             "With input calibration, TAdaConv2d(C, C, 3) multiplies every input element by its "
@@ -171,13 +187,17 @@ EXERCISES = [
             'check("ex-5.5", answer)\n'
         ),
         wrong="answer = 1 / 9",
-        check=Value(sig=3), answer_form="a ratio",
+        check=Value(sig=3),
+        answer_form="a ratio",
         hint="per output position the convolution does C_out * C_in * 9 multiply-adds; the calibration does C_in multiplications.",
         explanation="1/(9C): negligible in multiply-adds, though on a GPU the extra pass over memory is not free.",
     ),
     Exercise(
-        id="ex-5.6", title="Average pooling at the ends of a clip", kind="predict-then-check",
-        difficulty="easy", minutes=5,
+        id="ex-5.6",
+        title="Average pooling at the ends of a clip",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "TAda2D's aggregation uses `temporal_avg_pool(x, 3)`: stride 1, zero padding **counted** in "
             "the average. Predict its output at the 5 frames of a clip that is 1 everywhere "
@@ -190,13 +210,17 @@ EXERCISES = [
             'check("ex-5.6", answer)\n'
         ),
         wrong="answer = (1.0, 1.0, 1.0, 1.0, 1.0)",
-        check=Value(decimals=3), answer_form="a tuple of 5 numbers",
+        check=Value(decimals=3),
+        answer_form="a tuple of 5 numbers",
         hint="at frame 0 the window holds a padded zero, frame 0 and frame 1.",
         explanation="The end frames are damped by 2/3: a constant clip is not a fixed point of the aggregation.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-5.7", title="Depthwise: input or output calibration?", kind="explain", difficulty="medium",
+        id="ex-5.7",
+        title="Depthwise: input or output calibration?",
+        kind="explain",
+        difficulty="medium",
         minutes=15,
         statement=(
             "For a **depthwise** TAdaConv2d (`groups = C_in = C_out`, no bias), are input calibration "

@@ -42,7 +42,11 @@ def _keep_inputs(gen: torch.Generator) -> tuple:
 
 EXERCISES = [
     Exercise(
-        id="ex-6.1", title="Where the KL term alone sends p", kind="derive", difficulty="medium", minutes=20,
+        id="ex-6.1",
+        title="Where the KL term alone sends p",
+        kind="derive",
+        difficulty="medium",
+        minutes=20,
         statement=(
             "For one gate, the KL term is $\\mathrm{KL}(p) = \\lambda_w (1-p)\\lVert w\\rVert^2 + "
             "\\tfrac1N[p\\log p + (1-p)\\log(1-p)]$ (`kl_term`, code convention). Fix the weights and "
@@ -77,7 +81,11 @@ EXERCISES = [
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-6.2", title="From drop probabilities to units", kind="derive", difficulty="easy", minutes=10,
+        id="ex-6.2",
+        title="From drop probabilities to units",
+        kind="derive",
+        difficulty="easy",
+        minutes=10,
         statement=(
             "At one position the S path has drop probability $p_S = 0.2$ and the ST path $p_{ST} = 0.5$, "
             "drawn independently. Derive the probabilities of the four units this position can take, in "
@@ -91,12 +99,17 @@ EXERCISES = [
             'check("ex-6.2", answer)\n'
         ),
         wrong="answer = (0.8 * 0.5, 0.8, 0.5, 0.2 * 0.5)",
-        check=Value(decimals=3), answer_form="a tuple of 4 probabilities",
+        check=Value(decimals=3),
+        answer_form="a tuple of 4 probabilities",
         hint="a path is kept with probability 1 - p; 'S' means S kept and ST dropped.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-6.3", title="The relaxed keep factor", kind="implement", difficulty="medium", minutes=15,
+        id="ex-6.3",
+        title="The relaxed keep factor",
+        kind="implement",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "Implement the keep factor of a relaxed gate (eq. S13 with the fixed noise): "
             "`relaxed_keep(logit, noise, tau)` $= 1 - \\sigma((\\text{logit} + L)/\\tau)$, where "
@@ -104,9 +117,7 @@ EXERCISES = [
             "`torch.exp` (mind overflow for small $\\tau$: use `torch.sigmoid` only to compare)."
         ),
         stub=(
-            "def relaxed_keep(logit, noise, tau):\n"
-            "    raise NotImplementedError\n\n\n"
-            'check("ex-6.3", relaxed_keep)\n'
+            'def relaxed_keep(logit, noise, tau):\n    raise NotImplementedError\n\n\ncheck("ex-6.3", relaxed_keep)\n'
         ),
         solution=(
             "def relaxed_keep(logit, noise, tau):\n"
@@ -122,8 +133,11 @@ EXERCISES = [
         hint="the package's relaxed_drop returns the *drop* indicator d; the gate multiplies by 1 - d.",
     ),
     Exercise(
-        id="ex-6.4", title="Does the temperature change how often a path is mostly on?",
-        kind="predict-then-check", difficulty="medium", minutes=15,
+        id="ex-6.4",
+        title="Does the temperature change how often a path is mostly on?",
+        kind="predict-then-check",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "For $p = 0.1$ and a **large** temperature $\\tau = 5$, what fraction of relaxed keep factors "
             "$1 - d$ exceed $1/2$? Predict before you sample (think of the sign of logit + L), then "
@@ -140,13 +154,18 @@ EXERCISES = [
             'check("ex-6.4", answer)\n'
         ),
         wrong="answer = 0.5",
-        check=Value(decimals=2), answer_form="a fraction",
+        check=Value(decimals=2),
+        answer_form="a fraction",
         hint="1 - d > 1/2 exactly when logit + L < 0, whatever tau is; and P(L < -logit) = sigmoid(-logit).",
         explanation="tau only squeezes the values towards 1/2; which side of 1/2 they fall on is Bernoulli(1 - p) for every tau.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-6.5", title="Parameters of one fusion layer", kind="derive", difficulty="easy", minutes=10,
+        id="ex-6.5",
+        title="Parameters of one fusion layer",
+        kind="derive",
+        difficulty="easy",
+        minutes=10,
         statement=(
             "Count the parameters of `FusionLayer(16, growth=8, bottleneck=32)` (unit S+ST): two gated "
             "bottleneck paths, each BN (2 per channel) -> ReLU -> conv without bias ($1\\times1\\times1$ "
@@ -165,13 +184,17 @@ EXERCISES = [
             'check("ex-6.5", answer)\n'
         ),
         wrong="answer = 16 * 32 + 16 * 32 * 3 + 32 * 8 * 9",
-        check=Value(), answer_form="an int",
+        check=Value(),
+        answer_form="an int",
         hint="do not forget the two BatchNorms of the paths, the shared BatchNorm and the two gate logits.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-6.6", title="Channels through a dense block and a transition", kind="predict-then-check",
-        difficulty="easy", minutes=5,
+        id="ex-6.6",
+        title="Channels through a dense block and a transition",
+        kind="predict-then-check",
+        difficulty="easy",
+        minutes=5,
         statement=(
             "A dense block of 4 `FusionLayer`s with growth 12 starts from 24 channels; a "
             "`FusionTransition` then halves the channels and pools space by 2. For an input "
@@ -189,13 +212,17 @@ EXERCISES = [
             'check("ex-6.6", answer)\n'
         ),
         wrong="answer = (2, 12, 8, 7, 7)",
-        check=Value(), answer_form="a shape tuple",
+        check=Value(),
+        answer_form="a shape tuple",
         hint="each dense layer concatenates its growth channels to its input; the transition pools H and W only.",
         use=("homework", "exam"),
     ),
     Exercise(
-        id="ex-6.7", title="Why re-estimate BatchNorm for a sampled network?", kind="explain",
-        difficulty="medium", minutes=15,
+        id="ex-6.7",
+        title="Why re-estimate BatchNorm for a sampled network?",
+        kind="explain",
+        difficulty="medium",
+        minutes=15,
         statement=(
             "After training the template, a strategy is sampled (each gate fixed on or off) and "
             "evaluated with the template's weights. Why does the chapter re-estimate the BatchNorm "

@@ -28,14 +28,23 @@ from __future__ import annotations
 import hashlib
 import math
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 __all__ = [
-    "Exercise", "Value", "Choice", "Implements", "Property", "CheckResult", "KINDS", "DIFFICULTIES",
-    "hash_value", "canonical_entries",
+    "Exercise",
+    "Value",
+    "Choice",
+    "Implements",
+    "Property",
+    "CheckResult",
+    "KINDS",
+    "DIFFICULTIES",
+    "hash_value",
+    "canonical_entries",
 ]
 
 KINDS = ("predict-then-check", "derive", "implement", "experiment", "explain")
@@ -168,7 +177,7 @@ class Value:
             raise ValueError(f"{exercise_id}: the solution's answer {type(answer).__name__} cannot be hashed")
         return [hash_value(exercise_id, i, c[0]) for i, c in enumerate(entries)]
 
-    def evaluate(self, exercise: "Exercise", answer: Any, stored: list[str] | None) -> tuple[bool, str]:
+    def evaluate(self, exercise: Exercise, answer: Any, stored: list[str] | None) -> tuple[bool, str]:
         if stored is None:
             return False, "this exercise has no stored answer yet (run python -m stconv_lite.exercises.author)"
         entries = canonical_entries(answer, self.sig, self.decimals)
@@ -177,8 +186,11 @@ class Value:
         if len(entries) != len(stored):
             what = "one value" if len(stored) == 1 else f"{len(stored)} values"
             return False, f"the answer should be {what}; got {len(entries)}"
-        wrong = [i for i, (cands, h) in enumerate(zip(entries, stored))
-                 if not any(hash_value(exercise.id, i, c) == h for c in cands)]
+        wrong = [
+            i
+            for i, (cands, h) in enumerate(zip(entries, stored))
+            if not any(hash_value(exercise.id, i, c) == h for c in cands)
+        ]
         if not wrong:
             return True, ""
         if len(stored) == 1:
@@ -209,7 +221,7 @@ class Choice(Value):
             raise ValueError(f"{exercise_id}: a multiple-choice solution must be letters; got {answer!r}")
         return [hash_value(exercise_id, 0, "c:" + letters)]
 
-    def evaluate(self, exercise: "Exercise", answer: Any, stored: list[str] | None) -> tuple[bool, str]:
+    def evaluate(self, exercise: Exercise, answer: Any, stored: list[str] | None) -> tuple[bool, str]:
         if stored is None:
             return False, "this exercise has no stored answer yet (run python -m stconv_lite.exercises.author)"
         letters = self.normalise(answer)
@@ -266,15 +278,21 @@ class Implements:
 
     hashed = False
 
-    def __init__(self, reference: Callable, inputs: Callable[[torch.Generator], tuple], trials: int = 4,
-                 rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    def __init__(
+        self,
+        reference: Callable,
+        inputs: Callable[[torch.Generator], tuple],
+        trials: int = 4,
+        rtol: float = 1e-4,
+        atol: float = 1e-5,
+    ) -> None:
         self.reference, self.inputs = reference, inputs
         self.trials, self.rtol, self.atol = trials, rtol, atol
 
     def describe(self) -> str:
         return f"your function is run on {self.trials} random inputs and compared with the package"
 
-    def evaluate(self, exercise: "Exercise", answer: Any, stored: Any = None) -> tuple[bool, str]:
+    def evaluate(self, exercise: Exercise, answer: Any, stored: Any = None) -> tuple[bool, str]:
         if not callable(answer):
             return False, f"no answer yet: `{exercise.answer}` should be your function"
         for trial in range(self.trials):
@@ -286,8 +304,10 @@ class Implements:
                 return False, "your function still raises NotImplementedError"
             except Exception as error:  # a student's bug: name it, briefly
                 where = traceback.extract_tb(error.__traceback__)[-1]
-                return False, (f"on test input {trial} {_shapes(args)} your function raised "
-                               f"{type(error).__name__}: {error} (line {where.lineno})")
+                return False, (
+                    f"on test input {trial} {_shapes(args)} your function raised "
+                    f"{type(error).__name__}: {error} (line {where.lineno})"
+                )
             reason = _compare(got, expected, self.rtol, self.atol)
             if reason:
                 return False, f"on test input {trial} {_shapes(args)}: {reason}"
@@ -305,7 +325,7 @@ class Property:
     def describe(self) -> str:
         return self.description
 
-    def evaluate(self, exercise: "Exercise", answer: Any, stored: Any = None) -> tuple[bool, str]:
+    def evaluate(self, exercise: Exercise, answer: Any, stored: Any = None) -> tuple[bool, str]:
         if answer is None or answer is Ellipsis:
             return False, f"no answer yet: set `{exercise.answer}`"
         try:

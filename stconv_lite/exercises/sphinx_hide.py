@@ -45,11 +45,13 @@ class RemoveHiddenSolutions(SphinxTransform):
         for marker in list(self.document.findall(hidden_solution_start)):
             parent = marker.parent
             start = parent.index(marker)
-            end = next((i for i in range(start, len(parent.children))
-                        if isinstance(parent.children[i], solution_end_node)), None)
+            end = next(
+                (i for i in range(start, len(parent.children)) if isinstance(parent.children[i], solution_end_node)),
+                None,
+            )
             if end is None:
                 raise ValueError(f"{self.env.docname}: a hidden solution-start has no solution-end at the same level")
-            for child in parent.children[start:end + 1]:
+            for child in parent.children[start : end + 1]:
                 parent.remove(child)
         for reference in self.document.findall(nodes.reference):
             uri = reference.get("refuri", "")

@@ -41,8 +41,18 @@ def _canvas(width: float, height: float, title: str):
 
 def _box(ax, x: float, y: float, w: float, h: float, text: str, colour: str = _SKY, size: int = 8):
     """A rounded block centred at (x, y) with its label; returns its edges for arrows."""
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.3,rounding_size=1.2",
-                                facecolor=colour, edgecolor=_BLACK, linewidth=0.8, alpha=0.9))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.3,rounding_size=1.2",
+            facecolor=colour,
+            edgecolor=_BLACK,
+            linewidth=0.8,
+            alpha=0.9,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=size, wrap=True)
     return {"left": (x - w / 2, y), "right": (x + w / 2, y), "top": (x, y + h / 2), "bottom": (x, y - h / 2)}
 
@@ -59,10 +69,20 @@ def _cube(ax, x: float, y: float, w: float, h: float, depth: float, colour: str,
     """A box drawn in oblique projection (front face at (x, y)): a kernel or a stack of frames."""
     dx, dy = depth * 0.6, depth * 0.45
     front = plt.Polygon([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], facecolor=colour, edgecolor=_BLACK, lw=0.8)
-    top = plt.Polygon([(x, y + h), (x + dx, y + h + dy), (x + w + dx, y + h + dy), (x + w, y + h)],
-                      facecolor=colour, edgecolor=_BLACK, lw=0.8, alpha=0.7)
-    side = plt.Polygon([(x + w, y), (x + w + dx, y + dy), (x + w + dx, y + h + dy), (x + w, y + h)],
-                       facecolor=colour, edgecolor=_BLACK, lw=0.8, alpha=0.5)
+    top = plt.Polygon(
+        [(x, y + h), (x + dx, y + h + dy), (x + w + dx, y + h + dy), (x + w, y + h)],
+        facecolor=colour,
+        edgecolor=_BLACK,
+        lw=0.8,
+        alpha=0.7,
+    )
+    side = plt.Polygon(
+        [(x + w, y), (x + w + dx, y + dy), (x + w + dx, y + h + dy), (x + w, y + h)],
+        facecolor=colour,
+        edgecolor=_BLACK,
+        lw=0.8,
+        alpha=0.5,
+    )
     for patch in (front, top, side):
         ax.add_patch(patch)
     if label:
@@ -80,7 +100,7 @@ def video_batch() -> Figure:
     ax.text(11, 5.5, "(B, C, T, H, W) = (2, 1, 5, 28, 28)", ha="center", fontsize=8, family="monospace")
     bag = _box(ax, 47, 26, 24, 6.5, "frame bag: 2D CNN per frame,\nthen mean over t (order lost)", _ORANGE)
     c3d = _box(ax, 47, 11, 24, 6.5, "3D CNN: a 3 x 3 x 3 kernel\nspans 3 neighbouring frames", _GREEN)
-    _arrow(ax, (20, 26), bag["left"], "'b c t h w -> (b t) c h w'", (-1, 2.2), 6)
+    _arrow(ax, (20, 26), bag["left"], "'b c t h w -> (b t) c h w'", (-3, 4.0), 6)
     _arrow(ax, (20, 12), c3d["left"], "(B, C, T, H, W)", (0, 1.4), 6)
     out1 = _box(ax, 84, 26, 22, 5, "logits (B, classes)\nsame for any frame order", _SKY)
     out2 = _box(ax, 84, 11, 22, 5, "logits (B, classes)\nchange when frames move", _SKY)
@@ -102,8 +122,14 @@ def factorised() -> Figure:
     _arrow(ax, spatial["right"], relu["left"])
     _arrow(ax, relu["right"], temporal["left"])
     _arrow(ax, temporal["right"], (97, 17))
-    ax.text(64, 4, "M_i = floor( t d² N_(i-1) N_i / (d² N_(i-1) + t N_i) ): the same parameter count as t x d x d,\n"
-            "and one more non-linearity between space and time", ha="center", fontsize=7)
+    ax.text(
+        64,
+        4,
+        "M_i = floor( t d² N_(i-1) N_i / (d² N_(i-1) + t N_i) ): the same parameter count as t x d x d,\n"
+        "and one more non-linearity between space and time",
+        ha="center",
+        fontsize=7,
+    )
     return fig
 
 
@@ -115,17 +141,30 @@ def conv3t() -> Figure:
     params = _box(ax, 32, 29, 26, 5, "per channel pair: (s, r, t_x, t_y)\nscale, rotation, shift (learned)", _YELLOW, 7)
     for i in range(4):
         colour = _ORANGE if i == 0 else _SKY
-        _cube(ax, 30 + i * 11, 13, 8, 8, 0.5, colour, f"slice t={i}" + ("\n= the 2D slice" if i == 0 else
-                                                                         f"\n= A^{i} applied" if i else ""))
+        _cube(
+            ax,
+            30 + i * 11,
+            13,
+            8,
+            8,
+            0.5,
+            colour,
+            f"slice t={i}" + ("\n= the 2D slice" if i == 0 else f"\n= A^{i} applied" if i else ""),
+        )
         if i:
             _arrow(ax, (30 + (i - 1) * 11 + 8.5, 17), (30 + i * 11 - 0.4, 17))
     _arrow(ax, (13, 20), (29.5, 17))
     _arrow(ax, params["bottom"], (42, 22.6), "affine_grid + grid_sample", (9, -3), 6)
     kernel = _box(ax, 88, 17, 15, 8, "3D kernel\n(C_out, C_in,\nk_t, k, k)", _GREEN)
     _arrow(ax, (75.5, 17), kernel["left"], "stack", (0, 1.4), 6)
-    ax.text(50, 3, "The kernel then convolves (B, C_in, T, H, W) → (B, C_out, T, H, W) like any Conv3d. Per kernel\n"
-            "k² + 4 parameters instead of k_t k²; the transforms say how a pattern moves from frame to frame.",
-            ha="center", fontsize=7)
+    ax.text(
+        50,
+        3,
+        "The kernel then convolves (B, C_in, T, H, W) → (B, C_out, T, H, W) like any Conv3d. Per kernel\n"
+        "k² + 4 parameters instead of k_t k²; the transforms say how a pattern moves from frame to frame.",
+        ha="center",
+        fontsize=7,
+    )
     return fig
 
 
@@ -150,9 +189,14 @@ def ct_module(k: int = 2) -> Figure:
             _arrow(ax, previous, pw["left"])
             previous = pw["right"]
     _arrow(ax, previous, (99, 19), "(B, C, T, H, W)", (3, 1.4), 6)
-    ax.text(50, 3, "A sub-convolution along C_k is a grouped conv with C / C_k groups: each channel fibre along C_k\n"
-            "mixes alone. After K of them every channel has met every other, over a (2K+1)³ space-time field.",
-            ha="center", fontsize=7)
+    ax.text(
+        50,
+        3,
+        "A sub-convolution along C_k is a grouped conv with C / C_k groups: each channel fibre along C_k\n"
+        "mixes alone. After K of them every channel has met every other, over a (2K+1)³ space-time field.",
+        ha="center",
+        fontsize=7,
+    )
     return fig
 
 
@@ -171,9 +215,14 @@ def tadaconv() -> Figure:
     _arrow(ax, x_in["right"], (conv["left"][0], 12))
     _arrow(ax, cal["bottom"], (60, 15.2), "", (0, 0))
     _arrow(ax, conv["right"], agg["left"])
-    ax.text(50, 2.5, "The base weight W_b is shared by all frames (a 2D conv's parameters, a few more for the "
-            "generator);\nthe calibration makes the kernel vary along time, so order can enter a 2D network.",
-            ha="center", fontsize=7)
+    ax.text(
+        50,
+        2.5,
+        "The base weight W_b is shared by all frames (a 2D conv's parameters, a few more for the "
+        "generator);\nthe calibration makes the kernel vary along time, so order can enter a 2D network.",
+        ha="center",
+        fontsize=7,
+    )
     return fig
 
 
@@ -195,9 +244,14 @@ def fusion_unit() -> Figure:
     _arrow(ax, g2["right"], plus["bottom"])
     _arrow(ax, plus["right"], conv["left"])
     _arrow(ax, conv["right"], (99, 19), "(B, growth, T, H, W)", (2, 3.5), 6)
-    ax.text(50, 2.5, "Keeping both paths gives S+ST, one gives S or ST: each layer samples a unit. Training learns "
-            "the keep\nprobabilities (variational drop-path); the most probable unit per layer is the fusion strategy.",
-            ha="center", fontsize=7)
+    ax.text(
+        50,
+        2.5,
+        "Keeping both paths gives S+ST, one gives S or ST: each layer samples a unit. Training learns "
+        "the keep\nprobabilities (variational drop-path); the most probable unit per layer is the fusion strategy.",
+        ha="center",
+        fontsize=7,
+    )
     return fig
 
 

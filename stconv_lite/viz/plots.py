@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -83,13 +83,15 @@ def frame_grid(
         raise ValueError(f"frames must index the {t} frames of the clips; got {frames}")
     _check_titles(titles, n)
     low, high = _display_range(clips)
-    fig, axes = plt.subplots(n, len(frames), figsize=(FRAME_INCHES * len(frames) + 1.6, FRAME_INCHES * n),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n, len(frames), figsize=(FRAME_INCHES * len(frames) + 1.6, FRAME_INCHES * n), squeeze=False
+    )
     for row in range(n):
         for col, frame in enumerate(frames):
             ax = axes[row, col]
             _image(ax, clips[row, frame], low, high)
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"t={frame}", fontsize=8)
         if titles is not None:
@@ -100,8 +102,14 @@ def frame_grid(
     return fig
 
 
-def animate(clips, fps: int = 8, titles: Sequence[str] | str | None = None, columns: int = 5,
-            suptitle: str | None = None, alt: str | None = None):
+def animate(
+    clips,
+    fps: int = 8,
+    titles: Sequence[str] | str | None = None,
+    columns: int = 5,
+    suptitle: str | None = None,
+    alt: str | None = None,
+):
     """An HTML/JavaScript animation (``to_jshtml``) that plays in the static book without a kernel.
 
     Shapes:
@@ -178,7 +186,8 @@ def show_kernel_slices(kernel, titles: Sequence[str] | None = None, suptitle: st
     for r in range(rows):
         for s in range(t):
             image = axes[r, s].imshow(kernel[r, s].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axes[r, s].set_xticks([]); axes[r, s].set_yticks([])
+            axes[r, s].set_xticks([])
+            axes[r, s].set_yticks([])
             if r == 0:
                 axes[r, s].set_title(f"t={s}", fontsize=8)
         if titles is not None:
@@ -242,9 +251,17 @@ def _plain_log_ticks(ax) -> None:
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
-def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], yerr: Sequence[float] | None = None,
-                xlabel: str = "parameters", ylabel: str = "accuracy", logx: bool = True,
-                title: str | None = None, chance: float | None = None) -> Figure:
+def accuracy_vs(
+    x: Sequence[float],
+    y: Sequence[float],
+    labels: Sequence[str],
+    yerr: Sequence[float] | None = None,
+    xlabel: str = "parameters",
+    ylabel: str = "accuracy",
+    logx: bool = True,
+    title: str | None = None,
+    chance: float | None = None,
+) -> Figure:
     """One labelled point per model (with error bars when ``yerr`` is given): accuracy vs cost.
 
     Args:
@@ -252,8 +269,10 @@ def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], y
             labelled "chance" in the legend.
     """
     if not len(x) == len(y) == len(labels) or (yerr is not None and len(yerr) != len(x)):
-        raise ValueError(f"x, y, labels (and yerr) must have one entry per model; got lengths "
-                         f"{len(x)}, {len(y)}, {len(labels)}" + ("" if yerr is None else f", {len(yerr)}"))
+        raise ValueError(
+            f"x, y, labels (and yerr) must have one entry per model; got lengths "
+            f"{len(x)}, {len(y)}, {len(labels)}" + ("" if yerr is None else f", {len(yerr)}")
+        )
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for i, (xi, yi, label) in enumerate(zip(x, y, labels)):
         err = None if yerr is None else yerr[i]
@@ -263,7 +282,8 @@ def accuracy_vs(x: Sequence[float], y: Sequence[float], labels: Sequence[str], y
     if logx:
         ax.set_xscale("log")
         _plain_log_ticks(ax)
-    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title or f"{ylabel} vs {xlabel}")
     handles, names = ax.get_legend_handles_labels()
     order = sorted(range(len(names)), key=lambda i: names[i] == "chance")  # the models first, chance last

@@ -7,18 +7,21 @@ shows a live ``small`` run and a stored ``full`` run from a GPU. Each arm has it
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from stconv_lite.viz.palette import distinct_colours
-from stconv_lite.viz.plots import PALETTE
 
 __all__ = ["arm_colour", "run_curves", "run_confusions"]
 
-_CURVES = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
-           "train_loss": "training loss"}
+_CURVES = {
+    "val_acc": "validation accuracy",
+    "train_acc": "training accuracy",
+    "val_loss": "validation loss",
+    "train_loss": "training loss",
+}
 
 
 def arm_colour(run: dict, arm: str) -> str:
@@ -30,8 +33,13 @@ def arm_colour(run: dict, arm: str) -> str:
     return distinct_colours(list(run["arms"]))[arm]
 
 
-def run_curves(run: dict, metrics: Sequence[str] = ("train_loss", "val_acc"), labels: dict | None = None,
-               chance: float | None = None, x: str = "epoch") -> Figure:
+def run_curves(
+    run: dict,
+    metrics: Sequence[str] = ("train_loss", "val_acc"),
+    labels: dict | None = None,
+    chance: float | None = None,
+    x: str = "epoch",
+) -> Figure:
     """One panel per metric; a thin line per seed and a thick line for the mean over seeds, per arm.
 
     ``x`` is ``"epoch"`` or ``"seconds"`` (cumulative training time, for time-to-accuracy).
@@ -54,10 +62,17 @@ def run_curves(run: dict, metrics: Sequence[str] = ("train_loss", "val_acc"), la
                 series.append(ys)
             if series and x == "epoch":
                 length = max(len(s) for s in series)
-                mean = [sum(s[i] for s in series if i < len(s)) / sum(1 for s in series if i < len(s))
-                        for i in range(length)]
-                ax.plot(range(1, length + 1), mean, color=colour, linewidth=2.2,
-                        label=f"{labels.get(arm, arm)} (mean of {len(series)} seeds)")
+                mean = [
+                    sum(s[i] for s in series if i < len(s)) / sum(1 for s in series if i < len(s))
+                    for i in range(length)
+                ]
+                ax.plot(
+                    range(1, length + 1),
+                    mean,
+                    color=colour,
+                    linewidth=2.2,
+                    label=f"{labels.get(arm, arm)} (mean of {len(series)} seeds)",
+                )
             elif series:
                 ax.plot([], [], color=colour, linewidth=2.2, label=f"{labels.get(arm, arm)} ({len(series)} seeds)")
         if chance is not None and "acc" in metric:
@@ -81,8 +96,9 @@ def _cumulative(values: Sequence[float]) -> list[float]:
     return out
 
 
-def run_confusions(run: dict, names: Sequence[str], arms: Sequence[str] | None = None,
-                   labels: dict | None = None) -> Figure:
+def run_confusions(
+    run: dict, names: Sequence[str], arms: Sequence[str] | None = None, labels: dict | None = None
+) -> Figure:
     """Confusion matrices summed over seeds, one per arm, with the count in every non-empty cell.
 
     Every panel shares one colour scale (0 to the largest count of any panel), so panels compare.
@@ -103,8 +119,15 @@ def run_confusions(run: dict, names: Sequence[str], arms: Sequence[str] | None =
         for i in range(size):
             for j in range(size):
                 if matrix[i][j]:
-                    ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=6,
-                            color="white" if matrix[i][j] > 0.6 * top else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(matrix[i][j]),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if matrix[i][j] > 0.6 * top else "black",
+                    )
         ax.set_xticks(range(size))
         ax.set_yticks(range(size))
         ax.set_xlabel("predicted class")
@@ -113,5 +136,5 @@ def run_confusions(run: dict, names: Sequence[str], arms: Sequence[str] | None =
         ax.set_title(f"{labels.get(arm, arm)}\n(counts over {seeds} seeds)", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="test clips")
     caption = "; ".join(f"{i}: {n}" for i, n in enumerate(names))
-    fig.text(0.01, -0.02, caption, fontsize=6, wrap=True, va="top")
+    fig.text(0.01, 0.01, caption, fontsize=7, wrap=True, va="top")
     return fig

@@ -28,7 +28,8 @@ import html
 import io
 import itertools
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -36,7 +37,7 @@ from matplotlib.figure import Figure
 __all__ = ["GRID_LIMIT", "VALUES_PER_CONTROL", "BYTES_LIMIT", "control_values", "plan_states", "static_explorer_html"]
 
 GRID_LIMIT = 24
-VALUES_PER_CONTROL = 9
+VALUES_PER_CONTROL = 12  # a 0..9 class or frame slider keeps every value
 BYTES_LIMIT = 3_000_000
 _DPI = (72, 54, 40)  # tried in order until the explorer fits BYTES_LIMIT
 
@@ -144,28 +145,43 @@ def static_explorer_html(
         finally:
             plt.close(figure)
     # The sharpest resolution that keeps the explorer within its budget (the smallest one otherwise).
-    images = next((encoded[dpi] for dpi in _DPI if sum(map(len, encoded[dpi].values())) <= BYTES_LIMIT),
-                  encoded[_DPI[-1]])
+    images = next(
+        (encoded[dpi] for dpi in _DPI if sum(map(len, encoded[dpi].values())) <= BYTES_LIMIT), encoded[_DPI[-1]]
+    )
     defaults = {n: spec[n][2] for n in names}
-    parts = [f'<div class="stconv-explorer" data-mode="{mode}" data-alt="{html.escape(alt)}">',
-             f'<p><em>{html.escape(note)}</em></p>', '<div class="stconv-explorer-controls">']
+    parts = [
+        f'<div class="stconv-explorer" data-mode="{mode}" data-alt="{html.escape(alt)}">',
+        f"<p><em>{html.escape(note)}</em></p>",
+        '<div class="stconv-explorer-controls">',
+    ]
     for name in names:
         kind, values, default = spec[name]
         index = values.index(default)
-        data = f'data-control="{html.escape(name)}" data-values="{html.escape(json.dumps(values))}" data-default="{index}"'
+        data = (
+            f'data-control="{html.escape(name)}" data-values="{html.escape(json.dumps(values))}" data-default="{index}"'
+        )
         label = html.escape(getattr(controls[name], "description", "") or name)
         if kind == "range":
-            parts.append(f'<label>{label} <input type="range" min="0" max="{len(values) - 1}" step="1" value="{index}" '
-                         f'{data}> <output>{html.escape(str(default))}</output></label>')
+            parts.append(
+                f'<label>{label} <input type="range" min="0" max="{len(values) - 1}" step="1" value="{index}" '
+                f"{data}> <output>{html.escape(str(default))}</output></label>"
+            )
         else:
-            options = "".join(f'<option{" selected" if i == index else ""}>{html.escape(str(v))}</option>'
-                              for i, v in enumerate(values))
-            parts.append(f'<label>{label} <select {data}>{options}</select></label>')
+            options = "".join(
+                f"<option{' selected' if i == index else ''}>{html.escape(str(v))}</option>"
+                for i, v in enumerate(values)
+            )
+            parts.append(f"<label>{label} <select {data}>{options}</select></label>")
     parts.append("</div>")
     default_alt = alt + " (" + ", ".join(f"{n} = {defaults[n]}" for n in names) + ")"
-    parts.append(f'<img src="{images[_key(defaults, spec)]}" alt="{html.escape(default_alt)}" '
-                 'style="max-width:100%;background:white">')
-    parts.append('<script type="application/json" class="stconv-explorer-states">'
-                 + json.dumps(images).replace("</", "<\\/") + "</script>")
+    parts.append(
+        f'<img src="{images[_key(defaults, spec)]}" alt="{html.escape(default_alt)}" '
+        'style="max-width:100%;background:white">'
+    )
+    parts.append(
+        '<script type="application/json" class="stconv-explorer-states">'
+        + json.dumps(images).replace("</", "<\\/")
+        + "</script>"
+    )
     parts.append(f"<script>{_SCRIPT}</script></div>")
     return "".join(parts)

@@ -23,18 +23,25 @@ Controls that draw nothing but choose what later cells do (a model, an option) g
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-NOTE = ("Interactive in Jupyter or Colab: move the controls and the figure redraws. "
-        "On the static page the figure was precomputed for the values the controls offer.")
-STATIC_NOTE = ("Move the controls: the figure was precomputed for each value they offer "
-               "(in Jupyter or Colab it is redrawn live for any value).")
-SETTINGS_NOTE = ("Settings: change them in Jupyter or Colab, then rerun the cells below. "
-                 "The static book ran with the defaults shown here.")
+NOTE = (
+    "Interactive in Jupyter or Colab: move the controls and the figure redraws. "
+    "On the static page the figure was precomputed for the values the controls offer."
+)
+STATIC_NOTE = (
+    "Move the controls: the figure was precomputed for each value they offer "
+    "(in Jupyter or Colab it is redrawn live for any value)."
+)
+SETTINGS_NOTE = (
+    "Settings: change them in Jupyter or Colab, then rerun the cells below. "
+    "The static book ran with the defaults shown here."
+)
 
 
 @dataclass
@@ -104,15 +111,23 @@ def explorer(render: Callable[..., Figure], alt: str | None = None, **controls) 
     # Wrap the controls into further rows when they do not fit the width (e.g. four sliders).
     controls_row = widgets.HBox(list(live.values()), layout=widgets.Layout(flex_flow="row wrap"))
     box = widgets.VBox([widgets.HTML(f"<em>{NOTE}</em>"), image, controls_row])
-    static = static_explorer_html(render, live, fixed, alt or f"Figure drawn by {getattr(render, '__name__', 'the explorer')}",
-                                  STATIC_NOTE)
+    static = static_explorer_html(
+        render, live, fixed, alt or f"Figure drawn by {getattr(render, '__name__', 'the explorer')}", STATIC_NOTE
+    )
     # One output, two representations: Jupyter and Colab render the live widget view; the book
     # renders the text/html (see the module docstring).
-    display({
-        "application/vnd.jupyter.widget-view+json": {"model_id": box.model_id, "version_major": 2, "version_minor": 0},
-        "text/html": static,
-        "text/plain": f"explorer of {getattr(render, '__name__', 'a figure')}",
-    }, raw=True)
+    display(
+        {
+            "application/vnd.jupyter.widget-view+json": {
+                "model_id": box.model_id,
+                "version_major": 2,
+                "version_minor": 0,
+            },
+            "text/html": static,
+            "text/plain": f"explorer of {getattr(render, '__name__', 'a figure')}",
+        },
+        raw=True,
+    )
     return Explorer(figure=figure, box=box)
 
 
