@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -65,11 +65,23 @@ def _data_settings(settings: dict) -> dict:
 @functools.lru_cache(maxsize=8)
 def _datasets(data_json: str, seed: int) -> tuple[VideoMNIST, VideoMNIST, VideoMNIST]:
     data = json.loads(data_json)
-    per_split = {"train": data["clips_per_class"], "val": data["val_clips_per_class"], "test": data["test_clips_per_class"]}
+    per_split = {
+        "train": data["clips_per_class"],
+        "val": data["val_clips_per_class"],
+        "test": data["test_clips_per_class"],
+    }
     made = []
     for split, per_class in per_split.items():
-        dataset = VideoMNIST(split, clips_per_class=per_class, label=data["label"], frames=data["frames"],
-                             size=data["size"], seed=seed, source=data["digits"], cache=True)
+        dataset = VideoMNIST(
+            split,
+            clips_per_class=per_class,
+            label=data["label"],
+            frames=data["frames"],
+            size=data["size"],
+            seed=seed,
+            source=data["digits"],
+            cache=True,
+        )
         dataset.__getitems__(list(range(len(dataset))))  # render every clip now, so no arm's timing pays for it
         made.append(dataset)
     return made[0], made[1], made[2]
@@ -110,13 +122,16 @@ def train_and_evaluate(
     evaluations: dict[str, Evaluation] | None = None,
     regulariser=None,
     callbacks=(),
+    optimizer: Callable[[nn.Module], torch.optim.Optimizer] | None = None,
 ) -> dict:
     """Seed, build, train under the settings' budget, evaluate; return a unit result for a run file.
 
     ``build`` is called after seeding, so the initial weights depend on ``seed`` alone.
     ``evaluations`` are extra metrics ``f(model, test_loader, device) -> float`` (e.g. how many
     predictions survive time reversal), computed on the best-validation weights. ``regulariser`` and
-    ``callbacks`` go to :func:`stconv_lite.train.fit` as they are.
+    ``callbacks`` go to :func:`stconv_lite.train.fit` as they are; ``optimizer(model)`` builds the
+    optimiser instead of AdamW (e.g. parameter groups with their own learning rates, such as
+    :func:`stconv_lite.ops.conv3t.param_groups`).
     """
     device = torch.device(device)
     train_loader, val_loader, test_loader = loaders_for(settings, seed)
@@ -124,10 +139,23 @@ def train_and_evaluate(
     model = build()
     began = time.perf_counter()
     history = fit(
-        model, train_loader, settings["epochs"], val_loader=val_loader, lr=settings.get("lr", 1e-3),
-        weight_decay=settings.get("weight_decay", 0.0), device=device, progress=False, seed=seed,
-        max_steps=settings.get("max_steps"), patience=settings.get("patience"), restore_best=True,
-        regulariser=regulariser, callbacks=callbacks,
+        model,
+        train_loader,
+        settings["epochs"],
+        val_loader=val_loader,
+        lr=settings.get("lr", 1e-3),
+        weight_decay=settings.get("weight_decay", 0.0),
+        device=device,
+        progress=False,
+        seed=seed,
+        max_steps=settings.get("max_steps"),
+        patience=settings.get("patience"),
+        restore_best=True,
+        regulariser=regulariser,
+        callbacks=callbacks,
+        # Built on the model's own parameters; fit moves them to the device in place, so the
+        # optimiser keeps pointing at them.
+        optimizer=optimizer(model) if optimizer is not None else None,
     )
     train_seconds = time.perf_counter() - began
     logits, labels = predict(model, test_loader, device=device)
