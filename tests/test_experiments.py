@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from stconv_lite.experiments import get, names, report, runfile, run_experiment, stats
+from stconv_lite.experiments import get, names, report, run_experiment, runfile, stats
 from stconv_lite.experiments.__main__ import main as cli
 from stconv_lite.experiments.registry import Compare, Experiment, register
 
-
 # --- statistics --------------------------------------------------------------------------------
+
 
 def test_t_quantiles_match_the_tables():
     assert stats.t_quantile(1) == pytest.approx(12.706)
@@ -70,15 +70,28 @@ CALLS = []
 def _fake_unit(arm, seed, settings, device):
     CALLS.append((arm, seed))
     accuracy = {"good": 0.9, "bad": 0.5}[arm] + 0.01 * seed
-    return {"metrics": {"test_accuracy": accuracy}, "per_class_accuracy": [accuracy] * 2,
-            "confusion": [[5, 1], [2, 4]], "params": 10, "model": object()}
+    return {
+        "metrics": {"test_accuracy": accuracy},
+        "per_class_accuracy": [accuracy] * 2,
+        "confusion": [[5, 1], [2, 4]],
+        "params": 10,
+        "model": object(),
+    }
 
 
-FAKE = register(Experiment(
-    name="test.fake", chapter=99, title="fake", question="is good better?", paper_claim="good is better",
-    arms=("good", "bad"), settings={s: {"size": s} for s in ("quick", "small", "full")},
-    run_unit=_fake_unit, comparisons=(Compare("good", "bad"),),
-))
+FAKE = register(
+    Experiment(
+        name="test.fake",
+        chapter=99,
+        title="fake",
+        question="is good better?",
+        paper_claim="good is better",
+        arms=("good", "bad"),
+        settings={s: {"size": s} for s in ("quick", "small", "full")},
+        run_unit=_fake_unit,
+        comparisons=(Compare("good", "bad"),),
+    )
+)
 
 
 def test_runner_writes_a_valid_file_with_verdicts(tmp_path):
@@ -140,11 +153,23 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="distinct non-negative"):
         run_experiment("test.fake", "quick", seeds=[1, 1])
     with pytest.raises(ValueError, match="not in"):
-        register(Experiment(name="test.broken", chapter=99, title="", question="", paper_claim="",
-                            arms=("a",), settings={}, run_unit=_fake_unit, comparisons=(Compare("a", "b"),)))
+        register(
+            Experiment(
+                name="test.broken",
+                chapter=99,
+                title="",
+                question="",
+                paper_claim="",
+                arms=("a",),
+                settings={},
+                run_unit=_fake_unit,
+                comparisons=(Compare("a", "b"),),
+            )
+        )
 
 
 # --- the registry and the command line ---------------------------------------------------------
+
 
 def test_every_chapter_1_to_6_has_an_experiment(capsys):
     assert cli(["list"]) == 0
@@ -186,3 +211,12 @@ def test_intervals_of_fractions_are_shown_within_their_range():
     run["summaries"]["good"]["test_accuracy"].update(low=-0.2, high=1.7)
     table = report.results_table(run)
     assert "0.0 % to 100.0 %" in table and "-20" not in table and "170" not in table
+
+
+def test_sentences_use_display_names_units_and_possible_ranges():
+    run = run_experiment("test.fake", "quick", seeds=[0, 1, 2], verbose=False)
+    text = report.verdicts(run, labels={"good": "Good net", "bad": "Bad net"})
+    assert "**Good net better than Bad net**" in text and "`good`" not in text
+    c = stats.paired_comparison([1.0, 1.2, 1.1], [2.0, 2.1, 2.3], "a", "b", metric="seconds_per_step",
+                                higher_is_better=False).as_dict()
+    assert " s " in report.comparison_sentence(c) or report.comparison_sentence(c).count(" s") >= 2

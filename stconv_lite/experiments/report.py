@@ -13,14 +13,25 @@ with the effect size and the number of seeds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from stconv_lite.experiments import runfile, stats
 
 __all__ = [
-    "RESULTS_DIR", "pct", "comparison_sentence", "verdicts", "results_table", "card_line", "claims_box",
-    "confused_pairs", "confusion_sentence", "per_class_table", "show", "stored", "stored_or_note",
+    "RESULTS_DIR",
+    "pct",
+    "comparison_sentence",
+    "verdicts",
+    "results_table",
+    "card_line",
+    "claims_box",
+    "confused_pairs",
+    "confusion_sentence",
+    "per_class_table",
+    "show",
+    "stored",
+    "stored_or_note",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "book" / "results"
@@ -39,12 +50,20 @@ def pct(value: float, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f} %"
 
 
+def _unit(metric: str) -> str:
+    if metric.endswith("_ms") or "ms_per" in metric:
+        return " ms"
+    if "seconds" in metric:
+        return " s"
+    return ""
+
+
 def _value(metric: str, value: float) -> str:
-    return pct(value) if _is_fraction(metric) else f"{value:.3g}"
+    return pct(value) if _is_fraction(metric) else f"{value:.3g}{_unit(metric)}"
 
 
 def _difference(metric: str, value: float) -> str:
-    return f"{100 * value:+.1f} points" if _is_fraction(metric) else f"{value:+.3g}"
+    return f"{100 * value:+.1f} points" if _is_fraction(metric) else f"{value:+.3g}{_unit(metric)}"
 
 
 def _clip(metric: str, low: float, high: float, difference: bool = False) -> tuple[float, float]:
@@ -54,12 +73,18 @@ def _clip(metric: str, low: float, high: float, difference: bool = False) -> tup
     the limit itself, so the tables and sentences show the limit.
     """
     if not _is_fraction(metric):
-        return low, high
+        # a loss, a time or a count cannot be negative (their differences can)
+        never_negative = any(word in metric for word in ("loss", "seconds", "ms", "steps", "params", "macs"))
+        return (max(low, 0.0), high) if never_negative and not difference else (low, high)
     floor = -1.0 if difference else 0.0
     return max(low, floor), min(high, 1.0)
 
 
-def comparison_sentence(comparison: dict) -> str:
+def _name(arm: str, labels: dict | None) -> str:
+    return labels[arm] if labels and arm in labels else f"`{arm}`"
+
+
+def comparison_sentence(comparison: dict, labels: dict | None = None) -> str:
     """One sentence for a paired comparison (a dict from a run file), verdict first.
 
     E.g. "**tiny_c3d better than frame_bag_2d** on test accuracy (3 paired seeds): 91.2 % vs 41.0 %,
@@ -67,19 +92,27 @@ def comparison_sentence(comparison: dict) -> str:
     """
     c = comparison
     metric = c["metric"]
+    a, b = _name(c["a"], labels), _name(c["b"], labels)
+    verdict = {stats.BETTER: f"{a} better than {b}", stats.WORSE: f"{b} better than {a}"}.get(
+        c["verdict"], c["verdict"]
+    )
+    if labels is None:
+        verdict = c["verdict_text"]
     if c["verdict"] == stats.TOO_FEW:
-        return (f"**{c['verdict_text']}** to compare `{c['a']}` and `{c['b']}` on {_metric_name(metric)} "
-                f"({c['n']} seed): {_value(metric, c['a_mean'])} vs {_value(metric, c['b_mean'])}.")
+        return (
+            f"**{verdict}** to compare {a} and {b} on {_metric_name(metric)} "
+            f"({c['n']} seed): {_value(metric, c['a_mean'])} vs {_value(metric, c['b_mean'])}."
+        )
     low, high = _clip(metric, c["low"], c["high"], difference=True)
     return (
-        f"**{c['verdict_text']}** on {_metric_name(metric)} ({c['n']} paired seeds): "
-        f"`{c['a']}` {_value(metric, c['a_mean'])} vs `{c['b']}` {_value(metric, c['b_mean'])}, "
+        f"**{verdict}** on {_metric_name(metric)} ({c['n']} paired seeds): "
+        f"{a} {_value(metric, c['a_mean'])} vs {b} {_value(metric, c['b_mean'])}, "
         f"a difference of {_difference(metric, c['mean_difference'])} "
         f"(95 % interval {_difference(metric, low)} to {_difference(metric, high)})."
     )
 
 
-def _bound_sentence(bound: dict) -> str:
+def _bound_sentence(bound: dict, labels: dict | None = None) -> str:
     metric, b = bound["metric"], bound
     where = {
         stats.BETTER: f"detectably above {b['b']}",
@@ -88,14 +121,19 @@ def _bound_sentence(bound: dict) -> str:
         stats.TOO_FEW: f"compared with {b['b']} on one seed only",
     }[b["verdict"]]
     # The interval of the difference from the bound, moved back to the arm's own values.
-    low, high = _clip(metric, b["a_mean"] + b["low"] - b["mean_difference"], b["a_mean"] + b["high"] - b["mean_difference"])
-    return (f"`{b['a']}` is **{where}** on {_metric_name(metric)} ({b['n']} seeds): mean "
-            f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, low)} to {_value(metric, high)}.")
+    low, high = _clip(
+        metric, b["a_mean"] + b["low"] - b["mean_difference"], b["a_mean"] + b["high"] - b["mean_difference"]
+    )
+    return (
+        f"{_name(b['a'], labels)} is **{where}** on {_metric_name(metric)} ({b['n']} seeds): mean "
+        f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, low)} to {_value(metric, high)}."
+    )
 
 
-def verdicts(run: dict) -> str:
-    """Every comparison and bound of a run as a Markdown bullet list."""
-    lines = [comparison_sentence(c) for c in run["comparisons"]] + [_bound_sentence(b) for b in run["bounds"]]
+def verdicts(run: dict, labels: dict | None = None) -> str:
+    """Every comparison and bound of a run as a Markdown bullet list (``labels``: display names of arms)."""
+    lines = [comparison_sentence(c, labels) for c in run["comparisons"]]
+    lines += [_bound_sentence(b, labels) for b in run["bounds"]]
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -126,9 +164,11 @@ def card_line(run: dict) -> str:
     threads = f", {card['threads']} thread{'s' if card['threads'] != 1 else ''}" if card["device"] == "cpu" else ""
     commit = card["git_commit"] or "no git commit"
     cpu = f" ({card['cpu_seconds']:.0f} s of CPU time)" if "cpu_seconds" in card and card["device"] == "cpu" else ""
-    return (f"*Run card:* `{run['experiment']}` · scale **{card['scale']}** · seeds "
-            f"{', '.join(map(str, card['seeds']))} · {card['device'].upper()} ({card['device_name']}{threads}) · "
-            f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s{cpu}")
+    return (
+        f"*Run card:* `{run['experiment']}` · scale **{card['scale']}** · seeds "
+        f"{', '.join(map(str, card['seeds']))} · {card['device'].upper()} ({card['device_name']}{threads}) · "
+        f"{card['date'][:10]} · commit `{commit}` · {card['wall_seconds']:.0f} s{cpu}"
+    )
 
 
 def claims_box(rows: Iterable[tuple]) -> str:
@@ -143,8 +183,10 @@ def claims_box(rows: Iterable[tuple]) -> str:
         claim, source, run, verdict = row[:4]
         test = row[4] if len(row) > 4 else run["question"]
         card = run["card"]
-        lines.append(f"| {claim} | {source} | `{run['experiment']}`: {test} | {card['scale']}, "
-                     f"{len(card['seeds'])} | {verdict} |")
+        lines.append(
+            f"| {claim} | {source} | `{run['experiment']}`: {test} | {card['scale']}, "
+            f"{len(card['seeds'])} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -160,7 +202,7 @@ def confused_pairs(run: dict, arm: str, k: int = 3) -> list[tuple[int, int, int]
 
 
 def confusion_sentence(run: dict, arm: str, names: Sequence[str], k: int = 3) -> str:
-    """"Most confused (true -> predicted, summed over seeds): ..." for one arm."""
+    """ "Most confused (true -> predicted, summed over seeds): ..." for one arm."""
     pairs = confused_pairs(run, arm, k)
     clips = sum(sum(row) for u in run["units"] if u["arm"] == arm for row in u["confusion"])
     if not pairs:
@@ -206,6 +248,8 @@ def stored_or_note(experiment: str, scale: str, folder: str | Path | None = None
     """The stored run and its card line, or None and a sentence saying how to produce it."""
     run = stored(experiment, scale, folder)
     if run is None:
-        return None, (f"No stored `{scale}` run of `{experiment}` in this copy of the book. Produce one with "
-                      f"`python -m stconv_lite.experiments run {experiment} --scale {scale} --out book/results`.")
+        return None, (
+            f"No stored `{scale}` run of `{experiment}` in this copy of the book. Produce one with "
+            f"`python -m stconv_lite.experiments run {experiment} --scale {scale} --out book/results`."
+        )
     return run, card_line(run)

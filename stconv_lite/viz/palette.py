@@ -38,7 +38,7 @@ FAMILY_COLOURS = {
 
 # For a figure that shows two members of one family (MC3 and rMC3, R2D and f-R2D): the first keeps
 # the family colour, the others take one of these, chosen by name, so a name keeps its colour.
-EXTRA_COLOURS = ["#CC6677", "#DDCC77", "#117733", "#88CCEE", "#AA4499", "#888888"]  # Tol: rose, sand, green, ...
+EXTRA_COLOURS = ["#CC6677", "#DDCC77", "#888888", "#AA4499", "#661100"]  # Tol rose, sand, grey, purple, brown
 
 _RULES = [  # (pattern on the lower-case name, family); the first match wins
     (r"tada", "TAdaConv"),

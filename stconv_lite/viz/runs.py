@@ -82,7 +82,8 @@ def run_curves(
         if x == "epoch":
             ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(_CURVES[metric].capitalize())
-    axes[0][-1].legend(fontsize=7, loc="best")
+    # Beside the last panel, never over the curves.
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.suptitle(f"{run['experiment']} at scale {run['card']['scale']}: thin lines are single seeds", fontsize=9)
     fig.tight_layout()
     return fig
