@@ -47,9 +47,7 @@ def main() -> None:
         raise ValueError(f"{source}: expected 5000 rows of 784 pixels in 0..255 and a label; got {table.shape}")
     images, labels = table[:, :-1].reshape(-1, SIDE, SIDE), table[:, -1]
     out = Path(__file__).parent / "mnist_5k.npz"
-    np.savez_compressed(
-        out, images=images.astype(np.uint8), labels=labels.astype(np.uint8), is_test=split_mask(labels)
-    )
+    np.savez_compressed(out, images=images.astype(np.uint8), labels=labels.astype(np.uint8), is_test=split_mask(labels))
     counts = np.bincount(labels, minlength=10)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(labels)} images, per class {counts.tolist()}")
 

@@ -25,7 +25,7 @@ weight becoming a Conv1d ``(o, i, k)`` keeps every number).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from einops import rearrange
 from torch import Tensor
@@ -47,15 +47,25 @@ def _conv3t(state_dict: StateDict) -> StateDict:
 # CT-Net's ReshapeInteraction: their stage 1 has groups=C1 and mixes C2, which is our stages.0 with
 # order=(1, 0); inside every attention fc1.0 -> reduce, fc1.1 -> norm, fc2.0 -> expand.
 _CT_PATTERNS = [
-    (r"conv1_x\.0\.", "stages.0.branches.0.conv."), (r"conv1_x\.1\.", "stages.0.branches.0.norm."),
-    (r"conv1_z\.0\.", "stages.0.branches.1.conv."), (r"conv1_z\.1\.", "stages.0.branches.1.norm."),
-    (r"conv2_y\.0\.", "stages.1.branches.0.conv."), (r"conv2_y\.1\.", "stages.1.branches.0.norm."),
-    (r"conv2_z\.0\.", "stages.1.branches.1.conv."), (r"conv2_z\.1\.", "stages.1.branches.1.norm."),
-    (r"sx_attention\.", "stages.0.branches.0.excite."), (r"tx_attention\.", "stages.0.branches.1.excite."),
-    (r"cx_attention\.", "stages.0.channel_excite."), (r"sy_attention\.", "stages.1.branches.0.excite."),
-    (r"ty_attention\.", "stages.1.branches.1.excite."), (r"cy_attention\.", "stages.1.channel_excite."),
-    (r"fusion\.0\.", "fusions.0.0."), (r"fusion\.1\.", "fusions.0.1."),
-    (r"fc1\.0\.", "reduce."), (r"fc1\.1\.", "norm."), (r"fc2\.0\.", "expand."),
+    (r"conv1_x\.0\.", "stages.0.branches.0.conv."),
+    (r"conv1_x\.1\.", "stages.0.branches.0.norm."),
+    (r"conv1_z\.0\.", "stages.0.branches.1.conv."),
+    (r"conv1_z\.1\.", "stages.0.branches.1.norm."),
+    (r"conv2_y\.0\.", "stages.1.branches.0.conv."),
+    (r"conv2_y\.1\.", "stages.1.branches.0.norm."),
+    (r"conv2_z\.0\.", "stages.1.branches.1.conv."),
+    (r"conv2_z\.1\.", "stages.1.branches.1.norm."),
+    (r"sx_attention\.", "stages.0.branches.0.excite."),
+    (r"tx_attention\.", "stages.0.branches.1.excite."),
+    (r"cx_attention\.", "stages.0.channel_excite."),
+    (r"sy_attention\.", "stages.1.branches.0.excite."),
+    (r"ty_attention\.", "stages.1.branches.1.excite."),
+    (r"cy_attention\.", "stages.1.channel_excite."),
+    (r"fusion\.0\.", "fusions.0.0."),
+    (r"fusion\.1\.", "fusions.0.1."),
+    (r"fc1\.0\.", "reduce."),
+    (r"fc1\.1\.", "norm."),
+    (r"fc2\.0\.", "expand."),
 ]
 
 
@@ -64,7 +74,7 @@ def _ct_module(state_dict: StateDict, prefix: str = "") -> StateDict:
     converted = {}
     for key, value in state_dict.items():
         if key.startswith(prefix):
-            name = key[len(prefix):]
+            name = key[len(prefix) :]
             for pattern, replacement in _CT_PATTERNS:
                 name = re.sub(pattern, replacement, name)
             converted[name] = value
@@ -96,7 +106,7 @@ def _calibration(state_dict: StateDict, prefix: str = "") -> StateDict:
     for key, value in state_dict.items():
         if not key.startswith(prefix):
             continue
-        module, _, rest = key[len(prefix):].partition(".")
+        module, _, rest = key[len(prefix) :].partition(".")
         if module not in CALIBRATION_KEYS:
             raise ValueError(f"unexpected RouteFuncMLP key {key!r}; expected one of {sorted(CALIBRATION_KEYS)}")
         if value.dim() == 5:
@@ -119,9 +129,14 @@ def _tadaconv(state_dict: StateDict, conv_prefix: str = "", generator_prefix: st
 
 
 _TADA2D_BLOCK_KEYS = {
-    "conv_branch.a.": "conv1.", "conv_branch.a_bn.": "bn1.", "conv_branch.b_bn.": "bn2.bn.",
-    "conv_branch.b_avgpool_bn.": "bn2.pool_bn.", "conv_branch.c.": "conv3.", "conv_branch.c_bn.": "bn3.",
-    "short_cut.": "downsample.0.", "short_cut_bn.": "downsample.1.",
+    "conv_branch.a.": "conv1.",
+    "conv_branch.a_bn.": "bn1.",
+    "conv_branch.b_bn.": "bn2.bn.",
+    "conv_branch.b_avgpool_bn.": "bn2.pool_bn.",
+    "conv_branch.c.": "conv3.",
+    "conv_branch.c_bn.": "bn3.",
+    "short_cut.": "downsample.0.",
+    "short_cut_bn.": "downsample.1.",
 }
 
 
@@ -132,14 +147,18 @@ def _tada2d_block(state_dict: StateDict) -> StateDict:
     for key, value in state_dict.items():
         for theirs, ours in _TADA2D_BLOCK_KEYS.items():
             if key.startswith(theirs):
-                converted[ours + key[len(theirs):]] = value
+                converted[ours + key[len(theirs) :]] = value
                 break
     return converted
 
 
 KINDS: dict[str, Callable[..., StateDict]] = {
-    "conv3t": _conv3t, "ct_module": _ct_module, "ct_block": _ct_block, "calibration": _calibration,
-    "tadaconv": _tadaconv, "tada2d_block": _tada2d_block,
+    "conv3t": _conv3t,
+    "ct_module": _ct_module,
+    "ct_block": _ct_block,
+    "calibration": _calibration,
+    "tadaconv": _tadaconv,
+    "tada2d_block": _tada2d_block,
 }
 
 

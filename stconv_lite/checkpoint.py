@@ -32,8 +32,9 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         name = candidate.name
         if not (name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX)):
             continue
-        pid_text = name[len(prefix):].split(".", 1)[0]
+        pid_text = name[len(prefix) :].split(".", 1)[0]
         if pid_text.isdigit() and _process_alive(int(pid_text)):
             continue
         candidate.unlink(missing_ok=True)
@@ -100,8 +101,9 @@ def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(path)
-    handle, temporary = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.",
-                                         suffix=_TEMPORARY_SUFFIX, dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=_TEMPORARY_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(payload, file)
@@ -114,8 +116,10 @@ def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-_WHAT_TO_DO = ("It is left untouched. To start afresh, move or delete it, or run fit with resume=False and "
-               "overwrite=True (which replaces it); or choose another checkpoint_path.")
+_WHAT_TO_DO = (
+    "It is left untouched. To start afresh, move or delete it, or run fit with resume=False and "
+    "overwrite=True (which replaces it); or choose another checkpoint_path."
+)
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -136,27 +140,37 @@ def load(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}")
     size = path.stat().st_size
     if size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes), e.g. from a copy or save that was cut "
-                              f"off: there is nothing to resume. {_WHAT_TO_DO}")
+        raise CheckpointError(
+            f"checkpoint {path} is empty (0 bytes), e.g. from a copy or save that was cut "
+            f"off: there is nothing to resume. {_WHAT_TO_DO}"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises RuntimeError, pickle UnpicklingError, EOFError, ...
         with open(path, "rb") as file:
             is_zip = file.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
-        problem = ("a truncated or damaged torch.save archive" if is_zip
-                   else "not a file written by torch.save (unknown format)")
-        raise CheckpointError(f"checkpoint {path} ({size} bytes) cannot be read: it is {problem} "
-                              f"({type(error).__name__}: {str(error)[:200]}). {_WHAT_TO_DO}") from error
+        problem = (
+            "a truncated or damaged torch.save archive"
+            if is_zip
+            else "not a file written by torch.save (unknown format)"
+        )
+        raise CheckpointError(
+            f"checkpoint {path} ({size} bytes) cannot be read: it is {problem} "
+            f"({type(error).__name__}: {str(error)[:200]}). {_WHAT_TO_DO}"
+        ) from error
     if not isinstance(state, dict) or not all(key in state for key in CHECKPOINT_KEYS):
         if isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
-            found = (f"a plain state_dict ({len(state)} tensors, e.g. {next(iter(state))!r}), not a training "
-                     "checkpoint; load weights like these with model.load_state_dict(torch.load(path))")
+            found = (
+                f"a plain state_dict ({len(state)} tensors, e.g. {next(iter(state))!r}), not a training "
+                "checkpoint; load weights like these with model.load_state_dict(torch.load(path))"
+            )
         elif isinstance(state, dict):
             found = f"a dict without the keys {[k for k in CHECKPOINT_KEYS if k not in state]}"
         else:
             found = f"a {type(state).__name__}, not a dict"
-        raise CheckpointError(f"checkpoint {path} was not written by stconv_lite.train.fit: it holds {found}. "
-                              f"{_WHAT_TO_DO}")
+        raise CheckpointError(
+            f"checkpoint {path} was not written by stconv_lite.train.fit: it holds {found}. {_WHAT_TO_DO}"
+        )
     return state
 
 

@@ -116,7 +116,4 @@ def describe() -> str:
     """One line for the top of a notebook: scale, device and versions."""
     device = get_device()
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
-    return (
-        f"scale={get_scale()} device={device} ({name}) torch={torch.__version__} "
-        f"threads={torch.get_num_threads()}"
-    )
+    return f"scale={get_scale()} device={device} ({name}) torch={torch.__version__} threads={torch.get_num_threads()}"

@@ -10,7 +10,7 @@ output (``stderr_output: remove`` in ``_config.yml``), so nothing is stored on t
 from __future__ import annotations
 
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["progress_bar"]
 

@@ -24,9 +24,10 @@ only wires them together with validation, checkpoints and resume.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -71,7 +72,11 @@ class History:
 def _split_batch(batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Batches are ``(x, y)`` or ``(x, y, extra, ...)``; the extras (e.g. ground truth) are ignored."""
     if not isinstance(batch, (list, tuple)) or len(batch) < 2:
-        got = f"a {type(batch).__name__} of length {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
+        got = (
+            f"a {type(batch).__name__} of length {len(batch)}"
+            if isinstance(batch, (list, tuple))
+            else type(batch).__name__
+        )
         raise ValueError(f"a batch must be (inputs, labels, ...); got {got}")
     return batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
 
@@ -293,8 +298,17 @@ def fit(
         began = time.perf_counter()
         steps_left = None if max_steps is None else max_steps - history.total_steps
         loss, accuracy, steps = train_one_epoch(
-            model, train_loader, optimizer, device=device, epoch=epoch + 1, loss_fn=loss_fn,
-            regulariser=regulariser, amp_dtype=amp_dtype, scaler=scaler, step_limit=steps_left, progress=progress,
+            model,
+            train_loader,
+            optimizer,
+            device=device,
+            epoch=epoch + 1,
+            loss_fn=loss_fn,
+            regulariser=regulariser,
+            amp_dtype=amp_dtype,
+            scaler=scaler,
+            step_limit=steps_left,
+            progress=progress,
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the steps are queued: wait for them before reading the clock
@@ -319,7 +333,9 @@ def fit(
         if progress:
             epoch_bar.set_postfix(_shown(history))
         if path is not None:
-            checkpoint.save_atomic(_payload(epoch + 1, model, optimizer, scheduler, scaler, stopper, history, loaders), path)
+            checkpoint.save_atomic(
+                _payload(epoch + 1, model, optimizer, scheduler, scaler, stopper, history, loaders), path
+            )
         if stop:
             break
     if restore_best and stopper.best_state is not None:

@@ -36,7 +36,9 @@ ASSET_SPEC = REPO / "tests" / "browser_assets"
 ASSET_CACHE = REPO / ".cache" / "browser-assets"
 BUILD_DIR = REPO / "_build"
 SCREENSHOTS = BUILD_DIR / "screenshots"
-JSDELIVR_NPM = re.compile(r"^https://cdn\.jsdelivr\.net/npm/(?P<package>(@[^/@]+/)?[^/@]+)@(?P<version>[^/]+)/(?P<file>.+)$")
+JSDELIVR_NPM = re.compile(
+    r"^https://cdn\.jsdelivr\.net/npm/(?P<package>(@[^/@]+/)?[^/@]+)@(?P<version>[^/]+)/(?P<file>.+)$"
+)
 
 # What a missing browser looks like in a skip reason; the root conftest.py turns such a skip into a
 # failure in CI, where .ci/run installs Chromium, so CI can never pass without running the browser.
@@ -44,8 +46,13 @@ NO_BROWSER = "no headless browser"
 
 CHROMIUM_FLAGS = [
     # The flags a closed network needs: without them Chromium keeps trying to reach Google's hosts.
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-quic", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
 ]
 
@@ -68,17 +75,26 @@ def build_book(repo: Path = REPO, timeout_s: int = 1500) -> BookBuild:
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update(STCONV_SCALE="quick", STCONV_OFFLINE=env.get("STCONV_OFFLINE", "1"))
     # The same interpreter as the tests (not whichever `jupyter-book` is first on PATH).
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-               "build", str(repo), "-W", "--keep-going",
-               "--all"]  # every page re-read and re-executed: a stale _build must not hide a warning
+    command = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(repo),
+        "-W",
+        "--keep-going",
+        "--all",
+    ]  # every page re-read and re-executed: a stale _build must not hide a warning
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=timeout_s, check=False)  # the tests read the exit code and the log
+    done = subprocess.run(
+        command, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )  # the tests read the exit code and the log
     seconds = time.perf_counter() - start
     log = done.stdout + done.stderr
     BUILD_DIR.mkdir(exist_ok=True)
-    (BUILD_DIR / "book-build.log").write_text(f"# jupyter-book build, quick scale: exit {done.returncode} "
-                                              f"after {seconds:.0f} s\n{log}")
+    (BUILD_DIR / "book-build.log").write_text(
+        f"# jupyter-book build, quick scale: exit {done.returncode} after {seconds:.0f} s\n{log}"
+    )
     return BookBuild(html=repo / "_build" / "html", returncode=done.returncode, seconds=seconds, log=log)
 
 
@@ -100,13 +116,20 @@ def install_assets() -> Path:
         return modules
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is needed to fetch the book's CDN files for the offline browser test "
-                           "(Debian: apt-get install npm)")
+        raise RuntimeError(
+            "npm is needed to fetch the book's CDN files for the offline browser test (Debian: apt-get install npm)"
+        )
     ASSET_CACHE.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copy(ASSET_SPEC / name, ASSET_CACHE / name)
-    done = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ASSET_CACHE,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=ASSET_CACHE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"npm ci in {ASSET_CACHE} failed:\n{done.stdout}\n{done.stderr}")
     stamp.write_text(spec)  # written last: an interrupted install is redone next time
@@ -148,8 +171,9 @@ class OfflineCDN:
         self.served.append(url)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         # jsDelivr sends CORS headers; the pages load these files with crossorigin="anonymous".
-        route.fulfill(status=200, body=path.read_bytes(), content_type=content_type,
-                      headers={"Access-Control-Allow-Origin": "*"})
+        route.fulfill(
+            status=200, body=path.read_bytes(), content_type=content_type, headers={"Access-Control-Allow-Origin": "*"}
+        )
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -173,8 +197,13 @@ def serve(folder: Path):
 
 def find_chromium() -> str | None:
     """Debian's Chromium (the browser CI installs), or ``$CHROMIUM`` if set."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+    for candidate in (
+        os.environ.get("CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None

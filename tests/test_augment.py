@@ -26,7 +26,7 @@ def test_each_sample_is_a_crop_of_itself_possibly_flipped():
         found = None
         for top in range(10 - 6 + 1):
             for left in range(12 - 7 + 1):
-                window = clips[b, :, :, top:top + 6, left:left + 7].float() / 255
+                window = clips[b, :, :, top : top + 6, left : left + 7].float() / 255
                 if torch.equal(out[b], window):
                     found = (top, left, False)
                 elif torch.equal(out[b], window.flip(-1)):
@@ -69,11 +69,14 @@ def test_module_switches_with_train_and_eval():
     assert sum(p.numel() for p in module.parameters()) == 0
 
 
-@pytest.mark.parametrize("clips, crop, match", [
-    (torch.zeros(3, 2, 8, 8, dtype=torch.uint8), 4, r"\(B, C, T, H, W\); got \(3, 2, 8, 8\)"),
-    (torch.zeros(1, 3, 2, 8, 8, dtype=torch.uint8), 9, "crop must fit"),
-    (torch.zeros(1, 1, 2, 8, 8, dtype=torch.uint8), 4, "one value per channel"),
-])
+@pytest.mark.parametrize(
+    "clips, crop, match",
+    [
+        (torch.zeros(3, 2, 8, 8, dtype=torch.uint8), 4, r"\(B, C, T, H, W\); got \(3, 2, 8, 8\)"),
+        (torch.zeros(1, 3, 2, 8, 8, dtype=torch.uint8), 9, "crop must fit"),
+        (torch.zeros(1, 1, 2, 8, 8, dtype=torch.uint8), 4, "one value per channel"),
+    ],
+)
 def test_bad_input(clips, crop, match):
     with pytest.raises(ValueError, match=match):
         augment_clips(clips, crop)

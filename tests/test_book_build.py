@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
 from book_site import JSDELIVR_NPM, REPO, page_paths, pinned_assets, toc_documents
 
 pytestmark = pytest.mark.book
@@ -49,7 +50,9 @@ def test_internal_links_resolve(built_book):
                 target = target / "index.html"
             if not target.exists():
                 broken.append(f"{relative}: {href} (no such file)")
-            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _anchors(target, anchors):
+            elif (
+                parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _anchors(target, anchors)
+            ):
                 broken.append(f"{relative}: {href} (no anchor #{parts.fragment})")
     assert broken == [], "broken internal links:\n" + "\n".join(broken[:30])
 
@@ -102,8 +105,10 @@ def test_chapter_figures_have_consistent_sizes(built_book):
 def _cdn_urls_in_sources() -> dict[str, list[str]]:
     """jsDelivr npm URLs named in the book's configuration and in the package's HTML output code."""
     sources = [REPO / "_config.yml", REPO / "stconv_lite" / "viz" / "plots.py"]
-    return {str(path.relative_to(REPO)): re.findall(r"https://cdn\.jsdelivr\.net/npm/[^\s\"'<>)]+", path.read_text())
-            for path in sources}
+    return {
+        str(path.relative_to(REPO)): re.findall(r"https://cdn\.jsdelivr\.net/npm/[^\s\"'<>)]+", path.read_text())
+        for path in sources
+    }
 
 
 def test_cdn_urls_use_the_pinned_versions():
@@ -118,7 +123,8 @@ def test_cdn_urls_use_the_pinned_versions():
         assert match, f"{source}: {url} does not name an exact version"
         assert pinned.get(match["package"]) == match["version"], (
             f"{source}: {url} but tests/browser_assets/package.json pins "
-            f"{match['package']}@{pinned.get(match['package'])}")
+            f"{match['package']}@{pinned.get(match['package'])}"
+        )
 
 
 def test_pinned_assets_are_locked():

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from book_site import (
     CHROMIUM_FLAGS,
     NO_BROWSER,
@@ -38,7 +39,6 @@ from book_site import (
     serve,
     toc_documents,
 )
-
 from stconv_lite.viz.widgets import NOTE as EXPLORER_NOTE
 
 try:
@@ -56,8 +56,9 @@ PAGES = [f"notebooks/{c}.html" for c in CHAPTERS] + [f"book/{name}.html" for nam
 
 def _chapters_whose_source_matches(pattern: str) -> list[str]:
     """Chapter pages whose notebook source matches ``pattern``: there the page must show what it makes."""
-    return [f"notebooks/{c}.html" for c in CHAPTERS
-            if re.search(pattern, (REPO / "notebooks" / f"{c}.ipynb").read_text())]
+    return [
+        f"notebooks/{c}.html" for c in CHAPTERS if re.search(pattern, (REPO / "notebooks" / f"{c}.ipynb").read_text())
+    ]
 
 
 ANIMATED_PAGES = _chapters_whose_source_matches(r"\banimate\(")
@@ -163,10 +164,20 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
     page.route("**/*", cdn.handle)
     page.on("pageerror", lambda error: report.js_errors.append(f"uncaught: {error}"))
     page.on("console", lambda message: message.type == "error" and report.js_errors.append(f"console: {message.text}"))
-    page.on("requestfailed", lambda request: request.url.startswith(base)
-            and report.failed_requests.append(f"{request.url} ({request.failure})"))
-    page.on("response", lambda response: response.url.startswith(base) and response.status >= 400
-            and report.failed_requests.append(f"{response.url} (HTTP {response.status})"))
+    page.on(
+        "requestfailed",
+        lambda request: (
+            request.url.startswith(base) and report.failed_requests.append(f"{request.url} ({request.failure})")
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            response.url.startswith(base)
+            and response.status >= 400
+            and report.failed_requests.append(f"{response.url} (HTTP {response.status})")
+        ),
+    )
     page.goto(base + page_path, wait_until="load", timeout=60_000)
     # Lazy images load only when scrolled to: ask for all of them now, then wait until they settle.
     page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
@@ -178,9 +189,12 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
     if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
         # The widget manager draws each saved view after it has loaded; give it time to do so.
         try:
-            page.wait_for_function("""() => [...document.querySelectorAll(
+            page.wait_for_function(
+                """() => [...document.querySelectorAll(
                 'script[type="application/vnd.jupyter.widget-view+json"]')].every(s =>
-                (s.closest('.cell_output') || s.parentElement).querySelector('.jupyter-widgets'))""", timeout=30_000)
+                (s.closest('.cell_output') || s.parentElement).querySelector('.jupyter-widgets'))""",
+                timeout=30_000,
+            )
         except PlaywrightTimeout:  # the report below says which views were not drawn
             report.js_errors.append("the widget manager did not draw every saved view within 30 s")
         report.widgets = page.evaluate(WIDGET_REPORT, EXPLORER_NOTE)
@@ -190,7 +204,9 @@ def _visit(context, base: str, node_modules: Path, page_path: str) -> PageVisit:
     report.screenshot = SCREENSHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")
     page.screenshot(path=str(report.screenshot), full_page=True)
     # The theme's dark mode, as a reader who prefers it sees the page.
-    page.evaluate("() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }")
+    page.evaluate(
+        "() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }"
+    )
     report.transparent_in_dark_mode = page.evaluate(TRANSPARENCY_REPORT)
     page.screenshot(path=str(report.screenshot.with_name(report.screenshot.stem + "__dark.png")), full_page=True)
     report.refused_external = cdn.refused
@@ -219,8 +235,11 @@ def _explore(page, root, report: PageVisit) -> dict:
             control.select_option(index=int(default))
         else:
             control.fill(default)
-    return {"changed": changed, "bytes": len(root.evaluate("r => r.outerHTML")),
-            "new_errors": report.js_errors[errors_before:]}
+    return {
+        "changed": changed,
+        "bytes": len(root.evaluate("r => r.outerHTML")),
+        "new_errors": report.js_errors[errors_before:],
+    }
 
 
 def _play(page, player) -> dict:
@@ -238,8 +257,11 @@ def _play(page, player) -> dict:
     icons_drawn = player.evaluate("""player => [...player.querySelectorAll('button')].every(button =>
         button.querySelector('svg path[d]') ||
         (button.querySelector('i.fa') && document.fonts.check('14px FontAwesome')))""")
-    return {"moved": before[0] != after[0] and before[1] != after[1], "frame_shown": bool(after[1]),
-            "icons_drawn": icons_drawn}
+    return {
+        "moved": before[0] != after[0] and before[1] != after[1],
+        "frame_shown": bool(after[1]),
+        "icons_drawn": icons_drawn,
+    }
 
 
 @pytest.mark.parametrize("page_path", PAGES)
@@ -249,7 +271,8 @@ def test_page_loads_without_javascript_errors(browser, page_path):
     assert visit.failed_requests == [], f"{page_path}: requests to the book's own files failed: {visit.failed_requests}"
     assert visit.refused_external == [], (
         f"{page_path} loads files from outside the book that are not pinned in "
-        f"tests/browser_assets/package.json (pin them, or drop them from the page): {visit.refused_external}")
+        f"tests/browser_assets/package.json (pin them, or drop them from the page): {visit.refused_external}"
+    )
     assert visit.screenshot is not None and visit.screenshot.stat().st_size > 10_000
 
 
@@ -261,7 +284,9 @@ def test_math_is_typeset(browser, built_book, page_path):
         assert "\\frac" not in re.sub(r"<(pre|code)[\s\S]*?</\1>", "", source), f"{page_path}: untypeset TeX"
         return
     assert math["formulas"] > 0
-    assert math["typeset"] == math["formulas"], f"{page_path}: {math['formulas'] - math['typeset']} formulas not typeset"
+    assert math["typeset"] == math["formulas"], (
+        f"{page_path}: {math['formulas'] - math['typeset']} formulas not typeset"
+    )
     assert math["tex_errors"] == [], f"{page_path}: MathJax could not parse some TeX: {math['tex_errors']}"
     assert math["raw_tex"] == [], f"{page_path}: raw TeX left in the prose: {math['raw_tex']}"
 
@@ -271,8 +296,11 @@ def test_every_image_loads_and_has_alt_text(browser, page_path):
     images = browser(page_path).images
     broken = [i["src"][:120] for i in images if not i["loaded"]]
     assert broken == [], f"{page_path}: images that did not load: {broken}"
-    unnamed = [i["src"][:120] for i in images if not (i["alt"] or "").strip()
-               or re.search(r"\.(png|svg|jpe?g)$|^\.\./_images/", i["alt"].strip())]
+    unnamed = [
+        i["src"][:120]
+        for i in images
+        if not (i["alt"] or "").strip() or re.search(r"\.(png|svg|jpe?g)$|^\.\./_images/", i["alt"].strip())
+    ]
     assert unnamed == [], f"{page_path}: images whose alt text is missing or only a file name: {unnamed}"
     if page_path.startswith("notebooks/"):
         assert sum(i["content"] for i in images) >= 1, f"{page_path}: a chapter page shows no figure at all"

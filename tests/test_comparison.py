@@ -30,8 +30,10 @@ def test_the_per_frame_operator_makes_the_backbone_order_blind():
     clip = torch.rand(2, 1, 6, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(model(clip), model(clip.flip(2)))
-        assert not torch.allclose(OperatorNet("conv3d", 10, 1, width=8).eval()(clip),
-                                  OperatorNet("conv3d", 10, 1, width=8).eval()(clip.flip(2)))
+        assert not torch.allclose(
+            OperatorNet("conv3d", 10, 1, width=8).eval()(clip),
+            OperatorNet("conv3d", 10, 1, width=8).eval()(clip.flip(2)),
+        )
 
 
 def test_experiment_is_registered_with_every_operator_and_both_labels():

@@ -102,8 +102,14 @@ def test_uncounted_operations_are_zero():
     [
         ([nn.Conv3d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv3d(2, 2, 3, padding=1)], (5, 5, 5)),
         # (2+1)D: 1x3x3 spatial with stride 2, then 3x1x1 temporal, then 3x3x3: 3+2=5 in T, 3+2*2=7 in H, W
-        ([nn.Conv3d(1, 2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-          nn.Conv3d(2, 2, (3, 1, 1), padding=(1, 0, 0)), nn.Conv3d(2, 2, 3, padding=1)], (5, 7, 7)),
+        (
+            [
+                nn.Conv3d(1, 2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+                nn.Conv3d(2, 2, (3, 1, 1), padding=(1, 0, 0)),
+                nn.Conv3d(2, 2, 3, padding=1),
+            ],
+            (5, 7, 7),
+        ),
     ],
 )
 def test_receptive_field_matches_the_formula(layers, expected):

@@ -38,7 +38,9 @@ def test_seed_everything_repeats_random_draws():
     first = torch.randn(5)
     generator = config.seed_everything(7)
     torch.testing.assert_close(torch.randn(5), first)
-    torch.testing.assert_close(torch.randn(3, generator=generator), torch.randn(3, generator=torch.Generator().manual_seed(7)))
+    torch.testing.assert_close(
+        torch.randn(3, generator=generator), torch.randn(3, generator=torch.Generator().manual_seed(7))
+    )
 
 
 def test_seed_must_be_a_non_negative_int():

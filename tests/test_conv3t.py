@@ -96,9 +96,9 @@ def test_gradients_are_nonzero_at_identity_init():
         assert getattr(layer, name).grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("c_in,c_out,k,groups,bias", [(3, 4, (3, 5, 5), 1, True),
-                                                       (8, 6, (7, 7, 7), 2, False),
-                                                       (1, 6, (5, 5, 5), 1, True)])
+@pytest.mark.parametrize(
+    "c_in,c_out,k,groups,bias", [(3, 4, (3, 5, 5), 1, True), (8, 6, (7, 7, 7), 2, False), (1, 6, (5, 5, 5), 1, True)]
+)
 def test_parameter_formula(c_in, c_out, k, groups, bias):
     layer = Conv3T(c_in, c_out, k, groups=groups, bias=bias)
     l, n, m = k
@@ -129,8 +129,7 @@ def test_readable_units_round_trip():
 def test_depth_one_is_a_per_frame_conv2d():
     layer = _layer(k=(1, 3, 3), padding=(0, 1, 1))
     x = torch.randn(2, 2, 4, 6, 6)
-    per_frame = torch.stack([F.conv2d(x[:, :, t], layer.first_slice, layer.bias, padding=1)
-                             for t in range(4)], dim=2)
+    per_frame = torch.stack([F.conv2d(x[:, :, t], layer.first_slice, layer.bias, padding=1) for t in range(4)], dim=2)
     assert_close(layer(x), per_frame, rtol=1e-5, atol=1e-5)
 
 
@@ -142,8 +141,7 @@ def test_from_conv2d_static_clip_gives_depth_times_2d_response():
     frame = torch.randn(2, 3, 7, 7)
     clip = frame.unsqueeze(2).expand(-1, -1, 6, -1, -1)
     out = layer(clip)
-    assert_close(out[:, :, 1:-1], 3 * conv(frame).unsqueeze(2).expand(-1, -1, 4, -1, -1),
-                 rtol=1e-5, atol=1e-5)
+    assert_close(out[:, :, 1:-1], 3 * conv(frame).unsqueeze(2).expand(-1, -1, 4, -1, -1), rtol=1e-5, atol=1e-5)
 
 
 def test_bad_input_raises_value_error():
@@ -206,8 +204,7 @@ def test_eval_kernel_is_cached_until_a_parameter_changes():
         layer.set_transforms(rotation_deg=20.0)  # in-place change bumps the version counter
         rotated = layer.kernel()
         assert rotated is not first
-        assert_close(rotated, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
-                                              layer.tx, layer.ty))
+        assert_close(rotated, generate_kernel(layer.first_slice, layer.scale, layer.rotation, layer.tx, layer.ty))
         out = layer(x)
     assert_close(out, F.conv3d(x, layer.kernel().detach(), layer.bias))
 
@@ -231,8 +228,7 @@ def test_cache_follows_load_state_dict_dtype_changes_and_optimiser_steps():
     with torch.no_grad():
         fresh = layer.kernel()
     assert not torch.equal(fresh, stale)
-    assert_close(fresh, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
-                                        layer.tx, layer.ty).detach())
+    assert_close(fresh, generate_kernel(layer.first_slice, layer.scale, layer.rotation, layer.tx, layer.ty).detach())
 
 
 def test_training_kernel_keeps_its_graph():
@@ -249,6 +245,7 @@ def test_failed_compilation_falls_back_to_eager(monkeypatch):
     def broken_compile(fn, **kwargs):
         def run(*args):
             raise RuntimeError("no compiler here")
+
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)
@@ -257,7 +254,9 @@ def test_failed_compilation_falls_back_to_eager(monkeypatch):
         layer = _layer(k=(3, 3, 3)).set_transforms(rotation_deg=10.0)
         with pytest.warns(RuntimeWarning, match="eager"):
             kernel = layer.kernel()
-        assert_close(kernel, generate_kernel(layer.first_slice, layer.scale, layer.rotation,
-                                             layer.tx, layer.ty, method="grid_sample"))
+        assert_close(
+            kernel,
+            generate_kernel(layer.first_slice, layer.scale, layer.rotation, layer.tx, layer.ty, method="grid_sample"),
+        )
     finally:
         conv3t.compile_generation(False)

@@ -19,8 +19,9 @@ def _count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("classes,expected_3t,expected_3d", [(27, 11_222_619, 33_217_755),
-                                                             (101, 11_260_581, 33_255_717)])
+@pytest.mark.parametrize(
+    "classes,expected_3t,expected_3d", [(27, 11_222_619, 33_217_755), (101, 11_260_581, 33_255_717)]
+)
 def test_table1_resnet18_counts(classes, expected_3t, expected_3d):
     assert _count(create("resnet18_3t", classes)) == expected_3t
     assert _count(create("resnet18_3d", classes)) == expected_3d
@@ -31,8 +32,7 @@ def test_table1_r2plus1d_count_is_torchvision_r2plus1d_18(classes, expected):
     assert _count(torchvision.models.video.r2plus1d_18(num_classes=classes)) == expected
 
 
-@pytest.mark.parametrize("classes,expected_3t,expected_3d", [(27, 7_419_121, 14_078_833),
-                                                             (101, 7_646_671, 14_306_383)])
+@pytest.mark.parametrize("classes,expected_3t,expected_3d", [(27, 7_419_121, 14_078_833), (101, 7_646_671, 14_306_383)])
 def test_table1_googlenet_counts_with_the_authors_auxiliary_heads(classes, expected_3t, expected_3d):
     assert _count(create("googlenet_3t", classes, aux_logits=True)) == expected_3t
     assert _count(create("googlenet_3d", classes, aux_logits=True)) == expected_3d
@@ -58,8 +58,13 @@ def _interior(out_len: int, in_len: int, k: int, stride: int, pad: int) -> list[
     return [t for t in range(out_len) if t * stride - pad >= 0 and t * stride - pad + k <= in_len]
 
 
-@pytest.mark.parametrize("kind", ["3t", pytest.param("3d", marks=pytest.mark.skipif(
-    not HAS_INFLATE, reason="stconv_lite.ops.inflate not written yet"))])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "3t",
+        pytest.param("3d", marks=pytest.mark.skipif(not HAS_INFLATE, reason="stconv_lite.ops.inflate not written yet")),
+    ],
+)
 def test_weight_transfer_static_clip_gives_the_2d_response(kind):
     torch.manual_seed(0)
     model2d = torchvision.models.resnet18(num_classes=10)

@@ -29,8 +29,14 @@ def _frames(module: nn.Module, frames: torch.Tensor, t: int) -> torch.Tensor:
     return rearrange(module(video), "n c t h w -> (n t) c h w")
 
 
-INTERACTION_CASES = ["ct_interaction_c64_t8", "ct_interaction_c64_t8_init", "ct_interaction_c128_t8",
-                     "ct_interaction_c128_t8_init", "ct_interaction_c32_t4", "ct_interaction_c32_t4_init"]
+INTERACTION_CASES = [
+    "ct_interaction_c64_t8",
+    "ct_interaction_c64_t8_init",
+    "ct_interaction_c128_t8",
+    "ct_interaction_c128_t8_init",
+    "ct_interaction_c32_t4",
+    "ct_interaction_c32_t4_init",
+]
 
 
 @pytest.mark.parametrize("name", INTERACTION_CASES)
@@ -64,15 +70,21 @@ def _randomise(module: nn.Module) -> nn.Module:
     with torch.no_grad():
         for name, tensor in module.state_dict().items():
             if tensor.is_floating_point():
-                fresh = torch.rand(tensor.shape, generator=generator) + 0.5 if "var" in name else \
-                    torch.randn(tensor.shape, generator=generator) * 0.3
+                fresh = (
+                    torch.rand(tensor.shape, generator=generator) + 0.5
+                    if "var" in name
+                    else torch.randn(tensor.shape, generator=generator) * 0.3
+                )
                 tensor.copy_(fresh)
     return module.eval()
 
 
 def _cbr(c: int, kernel, groups: int = 1) -> list[nn.Module]:
-    return [nn.Conv3d(c, c, kernel, padding=tuple(k // 2 for k in kernel), groups=groups, bias=False),
-            nn.BatchNorm3d(c), nn.ReLU()]
+    return [
+        nn.Conv3d(c, c, kernel, padding=tuple(k // 2 for k in kernel), groups=groups, bias=False),
+        nn.BatchNorm3d(c),
+        nn.ReLU(),
+    ]
 
 
 def _copy_sequential_into_ct(reference: nn.Sequential, ct: CTModule) -> None:
@@ -87,10 +99,14 @@ def _copy_sequential_into_ct(reference: nn.Sequential, ct: CTModule) -> None:
 DEGENERATE = {
     # name: (CTModule options, reference layers), C = 12
     "c3d": (dict(factors=(12,), order=(0,), kernels=[((3, 3, 3),)]), lambda c: _cbr(c, (3, 3, 3))),
-    "r2plus1d": (dict(factors=(12,), order=(0, 0), kernels=[((1, 3, 3),), ((3, 1, 1),)]),
-                 lambda c: _cbr(c, (1, 3, 3)) + _cbr(c, (3, 1, 1))),
-    "csn": (dict(factors=(12, 1), order=(0, 1), kernels=[((1, 1, 1),), ((3, 3, 3),)]),
-            lambda c: _cbr(c, (1, 1, 1)) + _cbr(c, (3, 3, 3), groups=c)),
+    "r2plus1d": (
+        dict(factors=(12,), order=(0, 0), kernels=[((1, 3, 3),), ((3, 1, 1),)]),
+        lambda c: _cbr(c, (1, 3, 3)) + _cbr(c, (3, 1, 1)),
+    ),
+    "csn": (
+        dict(factors=(12, 1), order=(0, 1), kernels=[((1, 1, 1),), ((3, 3, 3),)]),
+        lambda c: _cbr(c, (1, 1, 1)) + _cbr(c, (3, 3, 3), groups=c),
+    ),
 }
 
 

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from stconv_lite.ops.droppath import (
-    DropPathGate, GatedPath, kl_term, logistic_noise, relaxed_drop, variational_kl,
+    DropPathGate,
+    GatedPath,
+    kl_term,
+    logistic_noise,
+    relaxed_drop,
+    variational_kl,
 )
 
 

@@ -67,8 +67,12 @@ def test_no_expected_value_is_readable():
         if not getattr(ex.check, "hashed", False) or ex.kind == "explain":
             continue
         answer = run_code(ex, ex.solution)[ex.answer]
-        visible = ex.statement + ex.stub + ex.hint + "".join(c["source"] for c in cellgen.exercise_cells(ex.chapter)
-                                                             if "solution" not in c["id"])
+        visible = (
+            ex.statement
+            + ex.stub
+            + ex.hint
+            + "".join(c["source"] for c in cellgen.exercise_cells(ex.chapter) if "solution" not in c["id"])
+        )
         if isinstance(answer, str):
             continue
         if isinstance(answer, (tuple, list)):  # a shape or tuple: its entries may be in the question
@@ -140,36 +144,69 @@ def test_instructors_minutes_come_from_the_registry():
 BOOK_PAGE = {
     "cells": [
         {"cell_type": "markdown", "metadata": {}, "source": "# A chapter\n\nSome text."},
-        {"cell_type": "markdown", "metadata": {}, "source":
-            "```{exercise} ex-1.1 · A question\n:label: ex-1.1\n:nonumber:\n\nQUESTION-TEXT-7 [badge]"
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": "```{exercise} ex-1.1 · A question\n:label: ex-1.1\n:nonumber:\n\nQUESTION-TEXT-7 [badge]"
             "(https://colab.research.google.com/github/o/r/blob/main/notebooks/01_x.ipynb)\n```\n\n"
-            "```{solution-start} ex-1.1\n:class: dropdown\n```"},
-        {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "SOLUTION_CODE_42 = 1\nprint('SOLUTION-OUTPUT-42')",
-         "outputs": [{"name": "stdout", "output_type": "stream", "text": "SOLUTION-OUTPUT-42\n"}]},
-        {"cell_type": "markdown", "metadata": {}, "source": "SOLUTION-PROSE-42\n```{solution-end}\n```\n\nAFTER-TEXT-9"},
+            "```{solution-start} ex-1.1\n:class: dropdown\n```",
+        },
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "source": "SOLUTION_CODE_42 = 1\nprint('SOLUTION-OUTPUT-42')",
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": "SOLUTION-OUTPUT-42\n"}],
+        },
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": "SOLUTION-PROSE-42\n```{solution-end}\n```\n\nAFTER-TEXT-9",
+        },
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
-@pytest.mark.skipif(subprocess.run(["which", "jupyter-book"], capture_output=True).returncode != 0,
-                    reason="jupyter-book is not installed")
+@pytest.mark.skipif(
+    subprocess.run(["which", "jupyter-book"], capture_output=True).returncode != 0,
+    reason="jupyter-book is not installed",
+)
 def test_students_edition_of_a_tiny_book_has_no_solution_text(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
     (book / "page.ipynb").write_text(json.dumps(BOOK_PAGE))
     (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    base = {"title": "tiny", "execute": {"execute_notebooks": "off"},
-            "sphinx": {"extra_extensions": ["sphinx_exercise"]},
-            "launch_buttons": {"colab_url": "https://colab.research.google.com"},
-            "repository": {"url": "https://github.com/o/r", "branch": "main"}}
+    base = {
+        "title": "tiny",
+        "execute": {"execute_notebooks": "off"},
+        "sphinx": {"extra_extensions": ["sphinx_exercise"]},
+        "launch_buttons": {"colab_url": "https://colab.research.google.com"},
+        "repository": {"url": "https://github.com/o/r", "branch": "main"},
+    }
     override = yaml.safe_load((ROOT / "_config_students.yml").read_text())
     config = tmp_path / "config.yml"
     config.write_text(yaml.safe_dump(student._merge(base, override)))
     started = time.perf_counter()
-    subprocess.run(["jupyter-book", "build", str(book), "--config", str(config), "--path-output", str(tmp_path / "out"),
-                    "-W", "-n", "--keep-going"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "jupyter-book",
+            "build",
+            str(book),
+            "--config",
+            str(config),
+            "--path-output",
+            str(tmp_path / "out"),
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert time.perf_counter() - started < 60
     html = (tmp_path / "out" / "_build" / "html" / "page.html").read_text()
     assert "QUESTION-TEXT-7" in html and "AFTER-TEXT-9" in html

@@ -10,7 +10,13 @@ from stconv_lite.analysis.complexity import count_macs, count_parameters
 from stconv_lite.analysis.order import reverse_time
 from stconv_lite.experiments import get
 from stconv_lite.experiments.ch02_r2plus1d import (
-    OPTIMISATION, TIME_ORDER, _unit, build_variant, clip_macs, direction_accuracy, pair_accuracy,
+    OPTIMISATION,
+    TIME_ORDER,
+    _unit,
+    build_variant,
+    clip_macs,
+    direction_accuracy,
+    pair_accuracy,
     r2plus1d_without_middle_relu,
 )
 from stconv_lite.ops.r2plus1d import Conv2Plus1d

@@ -129,16 +129,35 @@ def test_the_ablation_text_follows_the_verdicts():
     for seed in (0, 1, 2):
         for arm, v in values.items():
             direction = 0.5 if arm in ch05.REVERSAL_BLIND else 0.9 + 0.01 * seed
-            units.append({"arm": arm, "seed": seed, "params": 1, "metrics": {
-                "test_accuracy": v + 0.01 * seed, "motion_pair_accuracy": 2 * v, "direction_accuracy": direction,
-                "mean_train_loss": 2.0 - v, "reversal_agreement": 1.0, "shuffle_agreement": 1.0,
-                "reversal_max_logit_change": 0.0, "shuffle_max_logit_change": 0.0},
-                "confusion": [[1 if i == j else 0 for j in range(10)] for i in range(10)]})
+            units.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "params": 1,
+                    "metrics": {
+                        "test_accuracy": v + 0.01 * seed,
+                        "motion_pair_accuracy": 2 * v,
+                        "direction_accuracy": direction,
+                        "mean_train_loss": 2.0 - v,
+                        "reversal_agreement": 1.0,
+                        "shuffle_agreement": 1.0,
+                        "reversal_max_logit_change": 0.0,
+                        "shuffle_max_logit_change": 0.0,
+                    },
+                    "confusion": [[1 if i == j else 0 for j in range(10)] for i in range(10)],
+                }
+            )
     from stconv_lite.experiments.runner import summarise
 
     summaries, comparisons, bounds = summarise(experiment, units)
-    run = {"experiment": experiment.name, "arms": list(experiment.arms), "units": units, "summaries": summaries,
-           "comparisons": comparisons, "bounds": bounds}
+    run = {
+        "experiment": experiment.name,
+        "arms": list(experiment.arms),
+        "units": units,
+        "summaries": summaries,
+        "comparisons": comparisons,
+        "bounds": bounds,
+    }
     story = ch05.ablation_story(run)
     assert "Local temporal context is what reads the order" in story
     assert "TAda2D is more accurate than TSN" in story

@@ -50,8 +50,9 @@ def test_splits_official_keeps_groups_apart_and_random_mixes_them(tmp_path, monk
 def test_write_standin_group_backgrounds_are_shared_within_a_group(tmp_path):
     from stconv_lite.data.ucf101 import build_cache, open_cache
 
-    s = write_standin(tmp_path / "v", background="group", groups=3, clips=2, frames=(10, 10), size=(32, 32),
-                      test_groups=1)
+    s = write_standin(
+        tmp_path / "v", background="group", groups=3, clips=2, frames=(10, 10), size=(32, 32), test_groups=1
+    )
     build_cache(s.video_root, s.split_dir, tmp_path / "c", frames=4, size=32, progress=False)
     cache = open_cache(tmp_path / "c")
     corner = np.median(cache.frames()[:, 0].reshape(len(cache.videos), -1, 3), axis=1)  # background of each video

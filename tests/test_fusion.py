@@ -20,8 +20,10 @@ def _randomise_bn(module: nn.Module, seed: int = 0) -> None:
 
 def _plain_s_st(layer: FusionLayer, x: torch.Tensor) -> torch.Tensor:
     """The S+ST layer written out with functional ops and the layer's own weights."""
+
     def path(p):
         return F.conv3d(F.relu(p.bn(x)), p.conv.weight, padding=p.conv.padding)
+
     s, t = layer.paths["S"], layer.paths["ST"]
     mid = F.relu(layer.bn_spatial(path(s) + path(t)))
     return torch.cat([x, F.conv3d(mid, layer.conv_spatial.weight, padding=(0, 1, 1))], 1)
@@ -69,7 +71,9 @@ def test_shapes_and_parameter_counts():
     assert layer(torch.randn(2, 6, 3, 7, 7)).shape == (2, 10, 3, 7, 7)
     trans = FusionTransition(10, 5)
     assert trans(torch.randn(2, 10, 3, 8, 8)).shape == (2, 5, 3, 4, 4)
-    weights = sum(p.numel() for n, p in layer.named_parameters() if n.endswith("conv.weight") or n == "conv_spatial.weight")
+    weights = sum(
+        p.numel() for n, p in layer.named_parameters() if n.endswith("conv.weight") or n == "conv_spatial.weight"
+    )
     assert weights == 6 * 8 * 1 + 6 * 8 * 3 + 8 * 4 * 9
 
 

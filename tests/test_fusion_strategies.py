@@ -7,8 +7,15 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from stconv_lite.analysis.fusion_strategies import (
-    apply_strategy, best_of_n, gate_probabilities, layer_table, marginals, recalibrate_bn,
-    sample_strategy, strategy_units, uniform_strategy,
+    apply_strategy,
+    best_of_n,
+    gate_probabilities,
+    layer_table,
+    marginals,
+    recalibrate_bn,
+    sample_strategy,
+    strategy_units,
+    uniform_strategy,
 )
 from stconv_lite.models.registry import create
 
@@ -56,13 +63,16 @@ def test_apply_strategy_equals_strategy_network_for_keep_bits():
 
 def _loader(n=24, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(torch.rand(n, 1, 3, 28, 28, generator=g), torch.randint(0, 3, (n,), generator=g)),
-                      batch_size=8)
+    return DataLoader(
+        TensorDataset(torch.rand(n, 1, 3, 28, 28, generator=g), torch.randint(0, 3, (n,), generator=g)), batch_size=8
+    )
 
 
 def test_best_of_n_selects_on_val_and_reports_test():
     model = _tiny()
-    out = best_of_n(model, 4, _loader(seed=1), _loader(seed=2), generator=torch.Generator().manual_seed(0), device="cpu")
+    out = best_of_n(
+        model, 4, _loader(seed=1), _loader(seed=2), generator=torch.Generator().manual_seed(0), device="cpu"
+    )
     vals = [r.val_accuracy for r in out["samples"]]
     assert vals == sorted(vals, reverse=True) and out["best"] is out["samples"][0]
     assert out["best"].test_accuracy is not None

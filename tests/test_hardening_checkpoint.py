@@ -20,8 +20,16 @@ torch.set_num_threads(1)
 
 def _fit_like_checkpoint(path):
     model = nn.Linear(2, 2)
-    checkpoint.save_atomic({"epoch": 1, "signature": checkpoint.model_signature(model), "model": model.state_dict(),
-                            "optimizer": {}, "random": checkpoint.random_states([])}, path)
+    checkpoint.save_atomic(
+        {
+            "epoch": 1,
+            "signature": checkpoint.model_signature(model),
+            "model": model.state_dict(),
+            "optimizer": {},
+            "random": checkpoint.random_states([]),
+        },
+        path,
+    )
     return model
 
 
@@ -31,13 +39,16 @@ def test_a_good_checkpoint_still_loads(tmp_path):
     assert checkpoint.load(path)["epoch"] == 1
 
 
-@pytest.mark.parametrize("damage, problem", [
-    ("empty", r"is empty \(0 bytes\)"),
-    ("truncated", r"truncated or damaged torch.save archive"),
-    ("random", r"not a file written by torch.save"),
-    ("state_dict", r"holds a plain state_dict \(4 tensors, e.g. '0.weight'\).*model.load_state_dict"),
-    ("other_dict", r"a dict without the keys"),
-])
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        ("empty", r"is empty \(0 bytes\)"),
+        ("truncated", r"truncated or damaged torch.save archive"),
+        ("random", r"not a file written by torch.save"),
+        ("state_dict", r"holds a plain state_dict \(4 tensors, e.g. '0.weight'\).*model.load_state_dict"),
+        ("other_dict", r"a dict without the keys"),
+    ],
+)
 def test_damaged_or_foreign_checkpoints_are_named_and_explained(tmp_path, damage, problem):
     path = tmp_path / "run.pt"
     _fit_like_checkpoint(path)

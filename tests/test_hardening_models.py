@@ -31,8 +31,7 @@ def chapter7_options(name: str, frames: int, width: int) -> dict:
 
 def small_options(name: str, frames: int) -> dict:
     """Options that keep the models outside the menu fast on one CPU thread (same clip rules)."""
-    if name.startswith(("r2d", "fr2d", "r3d", "mc", "rmc", "r2plus1d", "tada_r", "tsn", "tada2d", "ctnet",
-                        "resnet50")):
+    if name.startswith(("r2d", "fr2d", "r3d", "mc", "rmc", "r2plus1d", "tada_r", "tsn", "tada2d", "ctnet", "resnet50")):
         options = {"width": 16}
         if name.startswith("r2d"):
             options["frames"] = frames
@@ -77,8 +76,11 @@ def test_googlenet_states_its_minimum_and_runs_there(name):
 
 
 def test_other_stated_minimums_are_exact():
-    for name, options, (t, h, w) in [("tiny_c3d", {}, (2, 4, 4)), ("frame_bag_2d", {}, (1, 4, 4)),
-                                     ("fusion_template_tiny", {}, (1, 13, 13))]:
+    for name, options, (t, h, w) in [
+        ("tiny_c3d", {}, (2, 4, 4)),
+        ("frame_bag_2d", {}, (1, 4, 4)),
+        ("fusion_template_tiny", {}, (1, 13, 13)),
+    ]:
         assert min_clip_size(name, **options) == (t, h, w)
         model = create(name, num_classes=2, in_channels=1, **options).eval()
         with torch.no_grad():
@@ -99,7 +101,9 @@ def test_tada2d_runs_on_clips_shorter_than_its_temporal_pool():
 
 def test_lenet_names_the_clip_size_it_was_built_for():
     model = create("lenet5_3d", num_classes=10)
-    with pytest.raises(ValueError, match=r"built for clips of \(T x H x W\) = 30 x 28 x 28; got a clip of 16 x 28 x 28"):
+    with pytest.raises(
+        ValueError, match=r"built for clips of \(T x H x W\) = 30 x 28 x 28; got a clip of 16 x 28 x 28"
+    ):
         model(torch.rand(2, 1, 16, 28, 28))
     with pytest.raises(ValueError, match="built for"):
         create("lenet5_2d", num_classes=10)(torch.rand(2, 1, 30, 32, 32))
@@ -111,8 +115,13 @@ def test_lenet_names_the_clip_size_it_was_built_for():
 def test_create_keeps_builder_defaults_and_rejects_non_counts():
     assert create("tiny_c3d", num_classes=2).in_channels == 1  # the builder's default, not 3
     assert create("r3d_18", num_classes=2, width=2).in_channels == 3
-    for bad in (dict(num_classes=True), dict(num_classes=2, in_channels=True), dict(num_classes=2, width=0),
-                dict(num_classes=2, width=True), dict(num_classes=0)):
+    for bad in (
+        dict(num_classes=True),
+        dict(num_classes=2, in_channels=True),
+        dict(num_classes=2, width=0),
+        dict(num_classes=2, width=True),
+        dict(num_classes=0),
+    ):
         with pytest.raises(ValueError, match="must be a positive int"):
             create("tiny_c3d", **bad)
 
@@ -124,8 +133,18 @@ def test_tiny_models_check_channels(name):
         model(torch.rand(2, 1, 8, 16, 16))
 
 
-DTYPE_MODELS = ["tiny_c3d", "frame_bag_2d", "lenet5_3t", "r2plus1d_18", "resnet18_3t", "googlenet_3d",
-                "tsn_small", "tada2d_small", "ctnet_small", "fusion_template_tiny"]
+DTYPE_MODELS = [
+    "tiny_c3d",
+    "frame_bag_2d",
+    "lenet5_3t",
+    "r2plus1d_18",
+    "resnet18_3t",
+    "googlenet_3d",
+    "tsn_small",
+    "tada2d_small",
+    "ctnet_small",
+    "fusion_template_tiny",
+]
 
 
 @pytest.mark.parametrize("name", DTYPE_MODELS)
@@ -151,9 +170,19 @@ def test_operators_refuse_bad_dtypes():
     from stconv_lite.ops.temporal_aggregation import TemporalAggregation
     from stconv_lite.ops.tensor_excitation import TensorExcitation
 
-    ops = [Conv3T(4, 4, 3, padding=1), Conv2Plus1d(4, 4, 3, padding=1), CTModule(16), TensorExcitation(4, 1),
-           TAdaConv2d(4, 4, 3, padding=1), TAdaConvWithGenerator(4, 4, 3, padding=1), CalibrationGenerator(4),
-           TemporalAggregation(4), FusionLayer(4, 4, 8), GatedPath(4, 4, (3, 1, 1)), DropPathGate(mode="relaxed")]
+    ops = [
+        Conv3T(4, 4, 3, padding=1),
+        Conv2Plus1d(4, 4, 3, padding=1),
+        CTModule(16),
+        TensorExcitation(4, 1),
+        TAdaConv2d(4, 4, 3, padding=1),
+        TAdaConvWithGenerator(4, 4, 3, padding=1),
+        CalibrationGenerator(4),
+        TemporalAggregation(4),
+        FusionLayer(4, 4, 8),
+        GatedPath(4, 4, (3, 1, 1)),
+        DropPathGate(mode="relaxed"),
+    ]
     for op in ops:
         channels = 16 if isinstance(op, CTModule) else 4
         x = torch.randint(0, 256, (2, channels, 4, 6, 6), dtype=torch.uint8)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,14 +26,25 @@ FRAMES, SIZE = 6, (16, 20)
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
     """2 classes x 2 groups of 20-frame videos, nothing corrupt or missing."""
-    return write_fixture(tmp_path_factory.mktemp("ucf_hard"), classes=["ApplyEyeMakeup", "Hammering"], groups=2,
-                         frames=(20, 20), corrupt=False, missing=False)
+    return write_fixture(
+        tmp_path_factory.mktemp("ucf_hard"),
+        classes=["ApplyEyeMakeup", "Hammering"],
+        groups=2,
+        frames=(20, 20),
+        corrupt=False,
+        missing=False,
+    )
 
 
 def _run_build(script: str, timeout: float) -> subprocess.CompletedProcess:
     """Run a build in its own process group, so that a hang can be ended with every worker."""
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -59,7 +69,7 @@ def test_a_dying_worker_is_reported_and_the_build_goes_on(fixture, tmp_path):
         from stconv_lite.data.ucf101 import cache
         real = cache.decode_module.decode_uniform
         def decode(path, frames, size):
-            if str(path).endswith({victim.split('/')[-1]!r}):
+            if str(path).endswith({victim.split("/")[-1]!r}):
                 os.kill(os.getpid(), signal.SIGKILL)  # stands for a segfault inside FFmpeg
             return real(path, frames, size)
         cache.decode_module.decode_uniform = decode
@@ -85,7 +95,7 @@ def test_workers_end_when_the_build_is_killed(fixture, tmp_path):
             open(os.path.join({str(pids)!r}, str(os.getpid())), "w").close()
             time.sleep(60)  # a long video
         cache.decode_module.decode_uniform = decode
-        cache.build_cache({str(fixture.video_root)!r}, {str(fixture.split_dir)!r}, {str(tmp_path / 'cache')!r},
+        cache.build_cache({str(fixture.video_root)!r}, {str(fixture.split_dir)!r}, {str(tmp_path / "cache")!r},
                           frames={FRAMES}, size={SIZE}, workers=2, progress=False)
     """)
     build = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
@@ -110,14 +120,22 @@ def test_workers_end_when_the_build_is_killed(fixture, tmp_path):
 
 def test_a_truncated_video_is_named_and_skipped(fixture, tmp_path):
     root = tmp_path / "data"
-    short = write_fixture(root, classes=["ApplyEyeMakeup", "Hammering"], groups=2, frames=(60, 60), size=(60, 80),
-                          corrupt=False, missing=False)
+    short = write_fixture(
+        root,
+        classes=["ApplyEyeMakeup", "Hammering"],
+        groups=2,
+        frames=(60, 60),
+        size=(60, 80),
+        corrupt=False,
+        missing=False,
+    )
     victim = sorted(short.frames_of)[0]
     path = short.video_root / victim
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.8)])  # a download cut off at 80 %: about half the frames decode
-    report = build_cache(short.video_root, short.split_dir, tmp_path / "cache", frames=FRAMES, size=SIZE,
-                         progress=False)
+    report = build_cache(
+        short.video_root, short.split_dir, tmp_path / "cache", frames=FRAMES, size=SIZE, progress=False
+    )
     assert list(report.errors) == [victim]
     assert report.errors[victim].startswith("truncated: decoded ")
     assert "of the 60 frames its header declares" in report.errors[victim]

@@ -57,20 +57,34 @@ def test_untestable_claims_give_a_reason():
 
 
 def _comparison(verdict):
-    return {"a": "x", "b": "y", "metric": "test_accuracy", "n": 3, "mean_difference": 0.1, "low": 0.05, "high": 0.15,
-            "a_mean": 0.6, "b_mean": 0.5, "verdict": verdict, "verdict_text": verdict}
+    return {
+        "a": "x",
+        "b": "y",
+        "metric": "test_accuracy",
+        "n": 3,
+        "mean_difference": 0.1,
+        "low": 0.05,
+        "high": 0.15,
+        "a_mean": 0.6,
+        "b_mean": 0.5,
+        "verdict": verdict,
+        "verdict_text": verdict,
+    }
 
 
-@pytest.mark.parametrize("found,expect,ledger", [
-    (stats.BETTER, stats.BETTER, verdicts.QUALITATIVE),
-    (stats.NO_DIFFERENCE, stats.BETTER, verdicts.NOT_REPRODUCED),
-    (stats.WORSE, stats.BETTER, verdicts.CONTRADICTED),
-    (stats.TOO_FEW, stats.BETTER, verdicts.NOT_TESTABLE),
-    (stats.NO_DIFFERENCE, verdicts.NOT_WORSE, verdicts.QUALITATIVE),
-    (stats.WORSE, verdicts.NOT_WORSE, verdicts.CONTRADICTED),
-    (stats.BETTER, verdicts.NOT_BETTER, verdicts.CONTRADICTED),
-    (stats.WORSE, stats.WORSE, verdicts.QUALITATIVE),
-])
+@pytest.mark.parametrize(
+    "found,expect,ledger",
+    [
+        (stats.BETTER, stats.BETTER, verdicts.QUALITATIVE),
+        (stats.NO_DIFFERENCE, stats.BETTER, verdicts.NOT_REPRODUCED),
+        (stats.WORSE, stats.BETTER, verdicts.CONTRADICTED),
+        (stats.TOO_FEW, stats.BETTER, verdicts.NOT_TESTABLE),
+        (stats.NO_DIFFERENCE, verdicts.NOT_WORSE, verdicts.QUALITATIVE),
+        (stats.WORSE, verdicts.NOT_WORSE, verdicts.CONTRADICTED),
+        (stats.BETTER, verdicts.NOT_BETTER, verdicts.CONTRADICTED),
+        (stats.WORSE, stats.WORSE, verdicts.QUALITATIVE),
+    ],
+)
 def test_comparison_rules(found, expect, ledger):
     assert verdicts.from_comparison(_comparison(found), expect) == ledger
 
@@ -93,15 +107,24 @@ def test_verdict_follows_the_stored_run(tmp_path, monkeypatch):
     claim = next(c for c in RUNS if c.evidence.expect == stats.BETTER)
     ev = claim.evidence
     arms = (ev.a, ev.b)
-    run = {"experiment": ev.experiment, "card": {"scale": "small", "seeds": [0, 1, 2], "device": "cpu",
-                                                  "device_name": "test CPU", "threads": 1},
-           "comparisons": [], "bounds": []}
+    run = {
+        "experiment": ev.experiment,
+        "card": {"scale": "small", "seeds": [0, 1, 2], "device": "cpu", "device_name": "test CPU", "threads": 1},
+        "comparisons": [],
+        "bounds": [],
+    }
 
     def stored_with(verdict):
-        return {**copy.deepcopy(run), "comparisons": [{**_comparison(verdict), "a": arms[0], "b": arms[1], "metric": ev.metric}]}
+        return {
+            **copy.deepcopy(run),
+            "comparisons": [{**_comparison(verdict), "a": arms[0], "b": arms[1], "metric": ev.metric}],
+        }
 
-    for verdict, expected in [(stats.BETTER, verdicts.QUALITATIVE), (stats.WORSE, verdicts.CONTRADICTED),
-                              (stats.NO_DIFFERENCE, verdicts.NOT_REPRODUCED)]:
+    for verdict, expected in [
+        (stats.BETTER, verdicts.QUALITATIVE),
+        (stats.WORSE, verdicts.CONTRADICTED),
+        (stats.NO_DIFFERENCE, verdicts.NOT_REPRODUCED),
+    ]:
         monkeypatch.setattr(evidence, "stored_run", lambda name, folder=None, v=verdict: stored_with(v))
         row = evidence.evaluate(claim)
         assert row.verdict == expected and row.run_file.endswith(f"{ev.experiment}__small.json")

@@ -21,7 +21,8 @@ def test_chapter_has_a_colab_badge_to_itself(path):
     assert cells[0]["source"][0].startswith("# "), "the first cell opens with the chapter title"
     badge = cells[1]
     assert f"colab.research.google.com/github/stconv-lite/stconv_lite/blob/main/notebooks/{path.name}" in "".join(
-        badge["source"])
+        badge["source"]
+    )
     assert "colab-badge.svg" in "".join(badge["source"])
     assert "remove-cell" in badge["metadata"].get("tags", []), "the badge cell should carry the remove-cell tag"
 

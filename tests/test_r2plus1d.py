@@ -19,8 +19,9 @@ def test_midplanes_values():
     assert midplanes(512, 512) == 1152
 
 
-@pytest.mark.parametrize("n_in,n_out,t,d", [(64, 64, 3, 3), (64, 128, 3, 3), (3, 64, 3, 7), (7, 5, 2, 3),
-                                            (256, 512, 3, 3), (1, 8, 5, 5)])
+@pytest.mark.parametrize(
+    "n_in,n_out,t,d", [(64, 64, 3, 3), (64, 128, 3, 3), (3, 64, 3, 7), (7, 5, 2, 3), (256, 512, 3, 3), (1, 8, 5, 5)]
+)
 def test_parameters_match_the_full_conv_up_to_the_floor(n_in, n_out, t, d):
     """M_i (d^2 N_{i-1} + t N_i) <= t d^2 N_{i-1} N_i, and one more middle channel would exceed it."""
     full = nn.Conv3d(n_in, n_out, (t, d, d), bias=False).weight.numel()

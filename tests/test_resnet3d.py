@@ -11,9 +11,20 @@ from stconv_lite.models import available, create
 from stconv_lite.models.resnet3d import PAPER_PARAMS_M, VARIANTS, VideoResNet, group_kinds
 
 # Exact counts at 400 classes, width 64, 3 input channels, R2D on 8 frames (BN affine included).
-EXACT_18 = {"r2d": 11_447_568, "fr2d": 11_381_712, "r3d": 33_371_472, "mc2": 11_400_528, "mc3": 11_695_440,
-            "mc4": 12_727_632, "mc5": 16_856_400, "rmc2": 33_352_656, "rmc3": 33_057_744, "rmc4": 32_025_552,
-            "rmc5": 27_896_784, "r2plus1d": 33_383_797}
+EXACT_18 = {
+    "r2d": 11_447_568,
+    "fr2d": 11_381_712,
+    "r3d": 33_371_472,
+    "mc2": 11_400_528,
+    "mc3": 11_695_440,
+    "mc4": 12_727_632,
+    "mc5": 16_856_400,
+    "rmc2": 33_352_656,
+    "rmc3": 33_057_744,
+    "rmc4": 32_025_552,
+    "rmc5": 27_896_784,
+    "r2plus1d": 33_383_797,
+}
 # The paper prints these three 0.05-0.09M below our count: it truncates here (33.35 -> 33.3, 33.06 -> 33.0,
 # 33.38 -> 33.3) while it rounds elsewhere (16.86 -> 16.9, 27.897 -> 27.9, 11.38 -> 11.4).
 TRUNCATED_IN_PAPER = {"rmc2", "rmc3", "r2plus1d"}
@@ -32,13 +43,20 @@ def test_parameter_counts_reproduce_the_paper(variant):
 
 def test_r2plus1d_has_the_parameters_of_r3d_up_to_its_middle_batch_norms():
     r3d, r2plus1d = create("r3d_18", num_classes=400), create("r2plus1d_18", num_classes=400)
+
     def conv_weights(model):
         return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv3d))
+
     assert 0 < conv_weights(r3d) - conv_weights(r2plus1d) < 10_000  # only the floors of M_i
-    middle_bn = sum(2 * m[1].num_features for m in r2plus1d.modules()
-                    if isinstance(m, nn.Sequential) and len(m) == 4 and isinstance(m[1], nn.BatchNorm3d))
+    middle_bn = sum(
+        2 * m[1].num_features
+        for m in r2plus1d.modules()
+        if isinstance(m, nn.Sequential) and len(m) == 4 and isinstance(m[1], nn.BatchNorm3d)
+    )
     middle_bn += 2 * r2plus1d.stem[1].num_features  # the factorised stem has one too
-    assert count_parameters(r2plus1d) - count_parameters(r3d) == middle_bn - (conv_weights(r3d) - conv_weights(r2plus1d))
+    assert count_parameters(r2plus1d) - count_parameters(r3d) == middle_bn - (
+        conv_weights(r3d) - conv_weights(r2plus1d)
+    )
 
 
 def test_group_kinds_follow_the_paper():
@@ -51,8 +69,10 @@ def test_group_kinds_follow_the_paper():
         group_kinds("mc6")
 
 
-@pytest.mark.parametrize("variant,frames_left", [("r2d", 1), ("fr2d", 8), ("r3d", 1), ("mc3", 8), ("rmc3", 1), ("rmc4", 2),
-                                                 ("rmc5", 4), ("r2plus1d", 1)])
+@pytest.mark.parametrize(
+    "variant,frames_left",
+    [("r2d", 1), ("fr2d", 8), ("r3d", 1), ("mc3", 8), ("rmc3", 1), ("rmc4", 2), ("rmc5", 4), ("r2plus1d", 1)],
+)
 def test_time_is_collapsed_where_the_paper_says(variant, frames_left):
     model = create(f"{variant}_18", num_classes=3, in_channels=1, width=4).eval()
     with torch.no_grad():

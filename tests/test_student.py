@@ -24,14 +24,23 @@ def code(text):
 
 
 def test_solutions_are_replaced_by_stubs_and_exercises_kept():
-    notebook = {"cells": [
-        code("x = 1"),
-        markdown("```{exercise} One\n:label: ex-one\nDo it.\n```\n\n```{solution-start} ex-one\n:class: dropdown\n```"),
-        code("answer = 42"),
-        markdown("Because.\n```{solution-end}\n```\n\n```{exercise} Two\n:label: ex-two\n```\n```{solution-start} ex-two\n```"),
-        code("answer = 43"),
-        markdown("```{solution-end}\n```\n## References"),
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            code("x = 1"),
+            markdown(
+                "```{exercise} One\n:label: ex-one\nDo it.\n```\n\n```{solution-start} ex-one\n:class: dropdown\n```"
+            ),
+            code("answer = 42"),
+            markdown(
+                "Because.\n```{solution-end}\n```\n\n```{exercise} Two\n:label: ex-two\n```\n```{solution-start} ex-two\n```"
+            ),
+            code("answer = 43"),
+            markdown("```{solution-end}\n```\n## References"),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     cells = student.student_version(notebook)["cells"]
     sources = ["".join(c["source"]) for c in cells]
     assert not any("answer" in s or "solution-start" in s or "Because" in s for s in sources)
@@ -43,12 +52,19 @@ def test_solutions_are_replaced_by_stubs_and_exercises_kept():
 def test_registered_exercises_get_their_stub_with_a_check_call():
     from stconv_lite.exercises import get
 
-    notebook = {"cells": [
-        markdown("[![Open](x)](https://colab.research.google.com/github/o/r/blob/main/notebooks/03_3tconv.ipynb)"),
-        markdown("```{exercise} ex-3.1 · Count\n:label: ex-3.1\n```\n```{solution-start} ex-3.1\n:class: dropdown\n```"),
-        code("answer = 19_520"),
-        markdown("```{solution-end}\n```"),
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            markdown("[![Open](x)](https://colab.research.google.com/github/o/r/blob/main/notebooks/03_3tconv.ipynb)"),
+            markdown(
+                "```{exercise} ex-3.1 · Count\n:label: ex-3.1\n```\n```{solution-start} ex-3.1\n:class: dropdown\n```"
+            ),
+            code("answer = 19_520"),
+            markdown("```{solution-end}\n```"),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     cells = student.student_version(notebook)["cells"]
     sources = ["".join(c["source"]) for c in cells]
     stub = next(s for c, s in zip(cells, sources) if "student-stub" in c["metadata"].get("tags", []))
@@ -102,8 +118,9 @@ def test_student_copy_runs_up_to_its_first_stub(path, tmp_path):
     notebook = nbformat.reads(student.render(path), as_version=4)
     first_stub = next(i for i, c in enumerate(notebook.cells) if "student-stub" in c.metadata.get("tags", []))
     notebook.cells = notebook.cells[: first_stub + 1]
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     if "check(" in notebook.cells[first_stub].source:
         # a registered stub: the copy runs on, and the check says there is no answer yet
         client.execute()
@@ -113,5 +130,7 @@ def test_student_copy_runs_up_to_its_first_stub(path, tmp_path):
     with pytest.raises(CellExecutionError) as error:
         client.execute()
     assert "NotImplementedError" in str(error.value)
-    failed = [i for i, c in enumerate(notebook.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    failed = [
+        i for i, c in enumerate(notebook.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert failed == [first_stub]

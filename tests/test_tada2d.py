@@ -88,7 +88,7 @@ def test_frames_stay_apart_in_tsn_and_meet_in_tada2d():
     x = torch.rand(2, 1, 4, 32, 32)
     tsn, tada = create("tsn_small", 5, 1, **SMALL), create("tada2d_small", 5, 1, **SMALL)
     assert _later_frames_change(tsn, x) == 0
-    for name, generator in tada.calibration_generators().items():
+    for generator in tada.calibration_generators().values():
         torch.nn.init.normal_(generator.expand.weight, std=0.5)
     no_pool = create("tada2d_small", 5, 1, aggregation=None, global_context=False, kernel_sizes=(1, 1), **SMALL)
     assert _later_frames_change(no_pool, x) == 0  # alpha_t from frame t alone: still per-frame
@@ -109,8 +109,15 @@ def test_tada2d_r50_parameter_count():
 
 @pytest.mark.parametrize(
     "options",
-    [dict(kernel_sizes=(1, 1)), dict(global_context=False), dict(aggregation=None), dict(aggregation="shortcut"),
-     dict(aggregation="avg"), dict(cal_dim="cout"), dict(stages=(4,))],
+    [
+        dict(kernel_sizes=(1, 1)),
+        dict(global_context=False),
+        dict(aggregation=None),
+        dict(aggregation="shortcut"),
+        dict(aggregation="avg"),
+        dict(cal_dim="cout"),
+        dict(stages=(4,)),
+    ],
 )
 def test_ablation_switches_build_and_run(options):
     model = create("tada2d_small", 3, 1, **SMALL, **options)

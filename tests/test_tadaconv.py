@@ -130,6 +130,7 @@ def test_bad_inputs_raise_clear_errors():
 
 # ---- the authors' numbers -------------------------------------------------------------------------
 
+
 def _cases():
     if not REF.exists():
         pytest.skip(f"reference vectors tadaconv_ref.pt not found at {REF}")
@@ -138,8 +139,9 @@ def _cases():
 
 CONV_CASES = {
     "tadaconv2d_cin": dict(in_channels=8, out_channels=8, kernel_size=3, padding=1, bias=False, cal_dim="cin"),
-    "tadaconv2d_cout_bias_s2": dict(in_channels=8, out_channels=8, kernel_size=3, stride=2, padding=1, bias=True,
-                                    cal_dim="cout"),
+    "tadaconv2d_cout_bias_s2": dict(
+        in_channels=8, out_channels=8, kernel_size=3, stride=2, padding=1, bias=True, cal_dim="cout"
+    ),
     "tadaconv2d_cin_8to12": dict(in_channels=8, out_channels=12, kernel_size=3, padding=1, bias=False, cal_dim="cin"),
 }
 
@@ -159,7 +161,9 @@ def test_reference_tadaconv2d(name, mode):
 def test_reference_tadaconv_with_generator(mode):
     case = _cases()["tadaconv_with_routefunc"]
     layer = TAdaConvWithGenerator(8, 8, 3, padding=1, bias=False)
-    layer.load_state_dict(convert_authors_state_dict("tadaconv", case["state_dict"], conv_prefix="b.", generator_prefix="b_rf."))
+    layer.load_state_dict(
+        convert_authors_state_dict("tadaconv", case["state_dict"], conv_prefix="b.", generator_prefix="b_rf.")
+    )
     layer.train(mode == "train")
     (x,) = case["inputs"]
     assert_close(layer(x), case[f"output_{mode}"], atol=1e-5, rtol=1e-5)

@@ -27,8 +27,10 @@ def test_tiny_template_shapes_through_blocks_and_transitions():
     assert len(model.positions) == 11 and len(model.gates()) == 22
     assert 25_000 < count_parameters(model) < 35_000
     shapes = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(o.shape)))
-             for n, m in model.positions.items()]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(o.shape)))
+        for n, m in model.positions.items()
+    ]
     out = model(torch.rand(2, 1, 6, 28, 28))
     for h in hooks:
         h.remove()
@@ -44,8 +46,18 @@ def test_position_names():
 
 @pytest.mark.parametrize("strategy", ["S", "ST", "S+ST", ["S", "ST", "S+ST", "S", "ST"]])
 def test_strategy_networks_from_the_same_code(strategy):
-    model = FusionTemplate(4, 1, block_layers=(2, 2), growth=2, bottleneck=4, stem_channels=4,
-                           stem_t=1, stem_k=3, stem_pool_t=1, strategy=strategy)
+    model = FusionTemplate(
+        4,
+        1,
+        block_layers=(2, 2),
+        growth=2,
+        bottleneck=4,
+        stem_channels=4,
+        stem_t=1,
+        stem_k=3,
+        stem_pool_t=1,
+        strategy=strategy,
+    )
     units = [strategy] * 5 if isinstance(strategy, str) else strategy
     for unit, module in zip(units, model.positions.values()):
         assert module.unit == unit

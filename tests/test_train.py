@@ -40,27 +40,49 @@ def test_resume_continues_exactly(tmp_path):
 
     path = tmp_path / "run.pt"
     _, _, loader = make_problem()
-    interrupted = fit(make_model(), loader, 3, val_loader=loader, lr=1e-2, device="cpu", progress=False,
-                      seed=3, checkpoint_path=path)
+    interrupted = fit(
+        make_model(), loader, 3, val_loader=loader, lr=1e-2, device="cpu", progress=False, seed=3, checkpoint_path=path
+    )
     assert len(interrupted.train_loss) == 3
     # A new process: fresh model, fresh loader, same construction; resume from the checkpoint.
     _, _, loader = make_problem()
-    resumed = fit(make_model(seed=99), loader, 6, val_loader=loader, lr=1e-2, device="cpu", progress=False,
-                  seed=3, checkpoint_path=path, resume=True)
+    resumed = fit(
+        make_model(seed=99),
+        loader,
+        6,
+        val_loader=loader,
+        lr=1e-2,
+        device="cpu",
+        progress=False,
+        seed=3,
+        checkpoint_path=path,
+        resume=True,
+    )
     torch.testing.assert_close(torch.tensor(resumed.train_loss), torch.tensor(reference.train_loss), rtol=0, atol=0)
     torch.testing.assert_close(torch.tensor(resumed.val_acc), torch.tensor(reference.val_acc), rtol=0, atol=0)
 
 
 def test_resume_without_a_loader_generator_and_with_a_scheduler(tmp_path):
     """Shuffling from the global torch generator (no generator=) and an LR schedule also resume exactly."""
+
     def run(epochs, path=None, resume=False, model_seed=0):
         x, y, _ = make_problem()
         loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
         model = make_model(model_seed)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
-        return fit(model, loader, epochs, device="cpu", progress=False, seed=5, optimizer=optimizer,
-                   scheduler=scheduler, checkpoint_path=path, resume=resume)
+        return fit(
+            model,
+            loader,
+            epochs,
+            device="cpu",
+            progress=False,
+            seed=5,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            checkpoint_path=path,
+            resume=resume,
+        )
 
     reference = run(5)
     path = tmp_path / "sched.pt"
@@ -79,11 +101,19 @@ def test_resume_needs_the_same_setup(tmp_path):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
     with pytest.raises(ValueError, match="without a scheduler"):
-        fit(model, loader, 2, device="cpu", progress=False, checkpoint_path=path, resume=True,
-            optimizer=optimizer, scheduler=scheduler)
+        fit(
+            model,
+            loader,
+            2,
+            device="cpu",
+            progress=False,
+            checkpoint_path=path,
+            resume=True,
+            optimizer=optimizer,
+            scheduler=scheduler,
+        )
     with pytest.raises(ValueError, match="loaders"):
-        fit(make_model(), loader, 2, val_loader=loader, device="cpu", progress=False, checkpoint_path=path,
-            resume=True)
+        fit(make_model(), loader, 2, val_loader=loader, device="cpu", progress=False, checkpoint_path=path, resume=True)
     unshuffled = DataLoader(loader.dataset, batch_size=16)
     with pytest.raises(ValueError, match="generator"):
         fit(make_model(), unshuffled, 2, device="cpu", progress=False, checkpoint_path=path, resume=True)
@@ -93,8 +123,9 @@ def test_resume_needs_the_same_setup(tmp_path):
 
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
     _, _, loader = make_problem()
-    history = fit(make_model(), loader, 2, device="cpu", progress=False, checkpoint_path=tmp_path / "new.pt",
-                  resume=True)
+    history = fit(
+        make_model(), loader, 2, device="cpu", progress=False, checkpoint_path=tmp_path / "new.pt", resume=True
+    )
     assert len(history.train_loss) == 2 and (tmp_path / "new.pt").exists()
 
 
@@ -176,8 +207,17 @@ def test_a_crash_while_fit_saves_leaves_a_resumable_checkpoint(tmp_path, monkeyp
     monkeypatch.undo()
     assert torch.load(path, weights_only=False)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
-    resumed = fit(make_model(), make_problem()[2], 3, lr=1e-2, device="cpu", progress=False, seed=2,
-                  checkpoint_path=path, resume=True)
+    resumed = fit(
+        make_model(),
+        make_problem()[2],
+        3,
+        lr=1e-2,
+        device="cpu",
+        progress=False,
+        seed=2,
+        checkpoint_path=path,
+        resume=True,
+    )
     torch.testing.assert_close(torch.tensor(resumed.train_loss), torch.tensor(reference.train_loss), rtol=0, atol=0)
 
 
@@ -271,8 +311,18 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
 
     # Validation accuracy on this easy problem saturates within a few epochs, so a run of 30 stops
     # exactly 2 epochs after its last strict improvement, and the model holds that epoch's weights.
-    history = fit(model, loader, 30, val_loader=loader, lr=1e-2, device="cpu", progress=False,
-                  patience=2, restore_best=True, callbacks=[record])
+    history = fit(
+        model,
+        loader,
+        30,
+        val_loader=loader,
+        lr=1e-2,
+        device="cpu",
+        progress=False,
+        patience=2,
+        restore_best=True,
+        callbacks=[record],
+    )
     best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i))
     assert len(history.val_acc) < 30 and len(history.val_acc) - best_epoch == 2
     assert history.stop_reason == "no validation gain for 2 epochs"
@@ -299,16 +349,49 @@ def test_resume_keeps_early_stopping_state(tmp_path):
     """An interrupted run with patience resumes to the same stop and the same best weights."""
     _, _, loader = make_problem()
     reference_model = make_model()
-    reference = fit(reference_model, loader, 12, val_loader=loader, lr=3e-2, device="cpu", progress=False,
-                    seed=2, patience=2, restore_best=True)
+    reference = fit(
+        reference_model,
+        loader,
+        12,
+        val_loader=loader,
+        lr=3e-2,
+        device="cpu",
+        progress=False,
+        seed=2,
+        patience=2,
+        restore_best=True,
+    )
     path = tmp_path / "es.pt"
     _, _, loader = make_problem()
-    fit(make_model(), loader, 2, val_loader=loader, lr=3e-2, device="cpu", progress=False, seed=2,
-        patience=2, restore_best=True, checkpoint_path=path)
+    fit(
+        make_model(),
+        loader,
+        2,
+        val_loader=loader,
+        lr=3e-2,
+        device="cpu",
+        progress=False,
+        seed=2,
+        patience=2,
+        restore_best=True,
+        checkpoint_path=path,
+    )
     _, _, loader = make_problem()
     resumed_model = make_model(seed=5)
-    resumed = fit(resumed_model, loader, 12, val_loader=loader, lr=3e-2, device="cpu", progress=False, seed=2,
-                  patience=2, restore_best=True, checkpoint_path=path, resume=True)
+    resumed = fit(
+        resumed_model,
+        loader,
+        12,
+        val_loader=loader,
+        lr=3e-2,
+        device="cpu",
+        progress=False,
+        seed=2,
+        patience=2,
+        restore_best=True,
+        checkpoint_path=path,
+        resume=True,
+    )
     assert resumed.val_acc == reference.val_acc and resumed.stop_reason == reference.stop_reason
     for name, tensor in reference_model.state_dict().items():
         torch.testing.assert_close(resumed_model.state_dict()[name], tensor, rtol=0, atol=0)

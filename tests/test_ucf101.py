@@ -12,15 +12,22 @@ import numpy as np
 import pytest
 import torch
 from einops import rearrange
+from ucf101_fixture import FRAMES, SIZE, ucf_cache, ucf_fixture  # noqa: F401  (pytest fixtures)
 
-from stconv_lite.data.ucf101 import (CacheMismatchError, UCF101Clips, VideoIndex, build_cache, load_splits,
-                                     open_cache, read_class_index, read_split_list)
+from stconv_lite.data.ucf101 import (
+    CacheMismatchError,
+    UCF101Clips,
+    VideoIndex,
+    build_cache,
+    load_splits,
+    open_cache,
+    read_class_index,
+    read_split_list,
+)
 from stconv_lite.data.ucf101 import cache as cache_module
 from stconv_lite.data.ucf101.__main__ import main as cli_main
 from stconv_lite.data.ucf101.decode import decode_uniform, uniform_indices
 from stconv_lite.data.ucf101.fixture import grey_level
-
-from ucf101_fixture import FRAMES, SIZE, ucf_cache, ucf_fixture  # noqa: F401  (pytest fixtures)
 
 
 def _grey(clip: np.ndarray) -> np.ndarray:
@@ -29,7 +36,7 @@ def _grey(clip: np.ndarray) -> np.ndarray:
 
 
 def _window(row: np.ndarray, start: int, length: int) -> torch.Tensor:
-    return rearrange(torch.from_numpy(np.array(row[start:start + length])), "t h w c -> c t h w")
+    return rearrange(torch.from_numpy(np.array(row[start : start + length])), "t h w c -> c t h w")
 
 
 def report_videos(folder) -> list[str]:
@@ -128,8 +135,9 @@ def test_interrupted_build_resumes_where_it_stopped(ucf_fixture, ucf_cache, tmp_
         open_cache(tmp_path)
     calls.clear()
     armed[0] = False
-    report = build_cache(ucf_fixture.video_root, ucf_fixture.split_dir, tmp_path, frames=FRAMES, size=SIZE,
-                         progress=False)
+    report = build_cache(
+        ucf_fixture.video_root, ucf_fixture.split_dir, tmp_path, frames=FRAMES, size=SIZE, progress=False
+    )
     assert report.decoded_now == 6 - int((status == 1).sum())
     done_before = {name for name, state in zip(report_videos(tmp_path), status) if state != 0}
     redone = [path for path in calls for name in done_before if str(path).lower().endswith(name.split("/")[-1].lower())]
@@ -176,8 +184,7 @@ def test_dataset_train_windows_and_labels(ucf_fixture, ucf_cache):
     for _ in range(20):
         clip, _ = train[0]
         row = full[train.rows[0]]
-        matches = [s for s in range(FRAMES - 4 + 1)
-                   if torch.equal(clip, _window(row, s, 4))]
+        matches = [s for s in range(FRAMES - 4 + 1) if torch.equal(clip, _window(row, s, 4))]
         assert matches
         starts.add(matches[0])
     assert len(starts) > 1  # the window moves
@@ -209,20 +216,55 @@ def test_cli_help_and_prepare(ucf_fixture, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["prepare", "--help"])
     assert exit_info.value.code == 0 and "--workers" in capsys.readouterr().out
-    assert cli_main(["prepare", "--root", str(ucf_fixture.root), "--cache", str(tmp_path / "c"), "--frames", "4",
-                     "--size", "8x10", "--workers", "0", "--no-progress"]) == 0
+    assert (
+        cli_main(
+            [
+                "prepare",
+                "--root",
+                str(ucf_fixture.root),
+                "--cache",
+                str(tmp_path / "c"),
+                "--frames",
+                "4",
+                "--size",
+                "8x10",
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "cached 6 of 8" in out and ucf_fixture.corrupt in out
     assert open_cache(tmp_path / "c", frames=4, size=(8, 10)).frames().shape == (8, 4, 8, 10, 3)
     # --root may also name the video folder itself; the split files beside it are found
-    assert cli_main(["prepare", "--root", str(ucf_fixture.video_root), "--cache", str(tmp_path / "d"), "--frames", "2",
-                     "--size", "8", "--workers", "0", "--no-progress"]) == 0
+    assert (
+        cli_main(
+            [
+                "prepare",
+                "--root",
+                str(ucf_fixture.video_root),
+                "--cache",
+                str(tmp_path / "d"),
+                "--frames",
+                "2",
+                "--size",
+                "8",
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "cached 6 of 8" in capsys.readouterr().out
 
 
 def test_parallel_workers_build_the_same_cache(ucf_fixture, ucf_cache, tmp_path):
-    report = build_cache(ucf_fixture.video_root, ucf_fixture.split_dir, tmp_path, frames=FRAMES, size=SIZE,
-                         workers=2, progress=False)
+    report = build_cache(
+        ucf_fixture.video_root, ucf_fixture.split_dir, tmp_path, frames=FRAMES, size=SIZE, workers=2, progress=False
+    )
     assert report.cached == 6 and set(report.errors) == set(ucf_cache[1].errors)
     np.testing.assert_array_equal(open_cache(tmp_path).frames(), open_cache(ucf_cache[0]).frames())
 
@@ -271,10 +313,22 @@ def test_rar_tool_missing_says_how_to_install(monkeypatch):
 def test_data_benchmark_runs_on_a_small_fixture():
     from stconv_lite.analysis.bench_throughput import benchmark_data
 
-    report = benchmark_data(frames=4, size=(16, 16), clip_len=2, crop=12, passes=1, batch=2, video_size=(32, 40),
-                            video_frames=(8, 10), groups=2, cached_epochs=1, probe_torchvision=False)
+    report = benchmark_data(
+        frames=4,
+        size=(16, 16),
+        clip_len=2,
+        crop=12,
+        passes=1,
+        batch=2,
+        video_size=(32, 40),
+        video_frames=(8, 10),
+        groups=2,
+        cached_epochs=1,
+        probe_torchvision=False,
+    )
     assert report["fixture"]["train_videos"] == 4
     assert report["cached_clips_per_s"] > 0 and report["decode_on_the_fly_clips_per_s"] > 0
     assert report["ratio_cached_vs_on_the_fly"] == pytest.approx(
-        report["cached_clips_per_s"] / report["decode_on_the_fly_clips_per_s"])
+        report["cached_clips_per_s"] / report["decode_on_the_fly_clips_per_s"]
+    )
     assert report["torchvision_ucf101"] == {"available": False, "reason": "not probed (probe_torchvision=False)"}

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stconv_lite.analysis.video_accuracy import (clip_accuracy, confusion_matrix, evaluate_videos,
-                                                 per_class_accuracy, top_confusions, video_accuracy, video_scores)
+from stconv_lite.analysis.video_accuracy import (
+    clip_accuracy,
+    confusion_matrix,
+    evaluate_videos,
+    per_class_accuracy,
+    top_confusions,
+    video_accuracy,
+    video_scores,
+)
 
 
 def test_video_accuracy_averages_probabilities_of_each_video():

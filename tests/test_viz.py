@@ -63,7 +63,9 @@ def test_kernel_slices_share_a_symmetric_colour_scale():
 
 
 def test_curves_and_scatter_build():
-    history = History(train_loss=[1.0, 0.5], train_acc=[0.4, 0.7], val_loss=[1.1, 0.6], val_acc=[0.3, 0.6], epoch_seconds=[1, 1])
+    history = History(
+        train_loss=[1.0, 0.5], train_acc=[0.4, 0.7], val_loss=[1.1, 0.6], val_acc=[0.3, 0.6], epoch_seconds=[1, 1]
+    )
     fig = plot_curves({"a": history, "b": history.as_dict()})
     ax = fig.axes[0]
     assert len(ax.lines) == 4 and ax.get_xlabel() == "epoch" and ax.get_title()
@@ -87,7 +89,12 @@ def test_accuracy_vs_puts_chance_in_the_legend_and_labels_log_ticks_plainly():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "chance"]
     low, high = ax.get_xlim()
-    assert [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high] == ["1M", "2M", "3M", "5M"]
+    assert [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high] == [
+        "1M",
+        "2M",
+        "3M",
+        "5M",
+    ]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
     plt.close(fig)
 
@@ -107,8 +114,13 @@ def test_explorer_is_live_in_jupyter_and_precomputed_for_the_static_page(monkeyp
         return fig
 
     open_before = set(plt.get_fignums())  # other tests may have left figures open
-    result = viz_widgets.explorer(render, alt="a number", value=ipywidgets.IntSlider(value=3, min=0, max=5),
-                                  flag=ipywidgets.Checkbox(value=False), fixed="g")
+    result = viz_widgets.explorer(
+        render,
+        alt="a number",
+        value=ipywidgets.IntSlider(value=3, min=0, max=5),
+        flag=ipywidgets.Checkbox(value=False),
+        fixed="g",
+    )
     assert calls[0] == (3, "g", False)  # the live figure first, in the default state
     # The static page needs every combination: 6 slider positions x 2 checkbox states (a grid of 12).
     assert sorted(calls[1:]) == sorted((v, "g", f) for v in range(6) for f in (False, True))
@@ -141,6 +153,7 @@ def test_static_explorer_plans_one_control_at_a_time_when_the_grid_is_large():
     mode, states = plan_states(spec)
     assert mode == "axes" and len(states) == 1 + 8 + 8 + 1
     assert all(sum(state[n] != spec[n][2] for n in spec) <= 1 for state in states)
+
 
 def test_settings_shows_the_controls_under_a_note(monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")

@@ -26,6 +26,7 @@ def ucf_cache(ucf_fixture, tmp_path_factory):
     from stconv_lite.data.ucf101 import build_cache
 
     folder = tmp_path_factory.mktemp("ucf101_cache")
-    report = build_cache(ucf_fixture.video_root, ucf_fixture.split_dir, folder, frames=FRAMES, size=SIZE,
-                         progress=False)
+    report = build_cache(
+        ucf_fixture.video_root, ucf_fixture.split_dir, folder, frames=FRAMES, size=SIZE, progress=False
+    )
     return folder, report

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -30,7 +30,6 @@ from stconv_lite.ops.conv3t import Conv3T
 from stconv_lite.ops.ctconv import CTModule
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 from stconv_lite.ops.tadaconv import TAdaConvWithGenerator
-
 
 GOAL_BASELINES = {"TAdaConv 3x3 + generator": "Conv3d 1x3x3 (2D per frame)"}
 
@@ -56,6 +55,7 @@ def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
         module.zero_grad(set_to_none=True)
         x.grad = None
         module(x).sum().backward()
+
     return step
 
 
@@ -71,8 +71,9 @@ def _peak_mib(module: nn.Module, x: torch.Tensor) -> float | None:
     return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
-def run(shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup: int,
-        channels_last: bool = False) -> dict:
+def run(
+    shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup: int, channels_last: bool = False
+) -> dict:
     """Time every operator of :func:`operators`, interleaved, forward + backward, on one shape.
 
     ``channels_last`` stores the input (and every module) in ``torch.channels_last_3d``.
@@ -91,20 +92,29 @@ def run(shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup
     peaks = {name: _peak_mib(module, x) for name, module in modules.items()}
     ms = interleaved_ms({name: _step(m, x) for name, m in modules.items()}, device_, repeats, warmup)
     baseline = ms["Conv3d 3x3x3 (C3D)"]
-    rows = [{
-        "operator": name,
-        "ms": ms[name],
-        "ratio": ms[name] / baseline,
-        "goal": goal(name, device_),
-        # the goal's own baseline where it is not the 3x3x3 conv (TAdaConv: the per-frame 2D conv)
-        "goal_baseline": GOAL_BASELINES.get(name),
-        "goal_ratio": ms[name] / ms[GOAL_BASELINES.get(name, "Conv3d 3x3x3 (C3D)")],
-        "params": count_parameters(module),
-        "gflops": count_flops(module, x.detach()) / 1e9,
-        "peak_mib": peaks[name],
-    } for name, module in modules.items()]
-    card = run_card(device_, shape=list(shape), repeats=repeats, warmup=warmup,
-                    channels_last=channels_last, timing="forward+backward, interleaved, median")
+    rows = [
+        {
+            "operator": name,
+            "ms": ms[name],
+            "ratio": ms[name] / baseline,
+            "goal": goal(name, device_),
+            # the goal's own baseline where it is not the 3x3x3 conv (TAdaConv: the per-frame 2D conv)
+            "goal_baseline": GOAL_BASELINES.get(name),
+            "goal_ratio": ms[name] / ms[GOAL_BASELINES.get(name, "Conv3d 3x3x3 (C3D)")],
+            "params": count_parameters(module),
+            "gflops": count_flops(module, x.detach()) / 1e9,
+            "peak_mib": peaks[name],
+        }
+        for name, module in modules.items()
+    ]
+    card = run_card(
+        device_,
+        shape=list(shape),
+        repeats=repeats,
+        warmup=warmup,
+        channels_last=channels_last,
+        timing="forward+backward, interleaved, median",
+    )
     return {**card, "rows": rows}
 
 
@@ -112,32 +122,45 @@ def table(result: dict) -> str:
     """A Markdown table of one run file, headed by the machine and the run card."""
     gpu = result.get("device_type", "cuda" if "NVIDIA" in result["device"] else "cpu") == "cuda"
     card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads") if result.get(key))
-    lines = [f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}); "
-             f"input (B, C, T, H, W) = {tuple(result['shape'])}, forward + backward, median of "
-             f"{result['repeats']}{', channels-last 3D' if result.get('channels_last') else ''}",
-             "",
-             "| operator | time ratio | goal | ms | params | GFLOPs (fwd) | peak MiB |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}); "
+        f"input (B, C, T, H, W) = {tuple(result['shape'])}, forward + backward, median of "
+        f"{result['repeats']}{', channels-last 3D' if result.get('channels_last') else ''}",
+        "",
+        "| operator | time ratio | goal | ms | params | GFLOPs (fwd) | peak MiB |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
     for row in result["rows"]:
         peak = "—" if row.get("peak_mib") is None else f"{row['peak_mib']:.0f}"
         target = row.get("goal", GOALS.get(row["operator"], (None, None))[0 if gpu else 1])
         ratio, versus = row.get("goal_ratio", row["ratio"]), row.get("goal_baseline")
-        met = "—" if target is None else (
-            f"≤ {target}{f' vs {versus}: {ratio:.2f}' if versus else ''} ({verdict(ratio, target)})")
-        lines.append(f"| {row['operator']} | {row['ratio']:.2f} | {met} | {row['ms']:.2f} | "
-                     f"{row['params']:,} | {row['gflops']:.3f} | {peak} |")
+        met = (
+            "—"
+            if target is None
+            else (f"≤ {target}{f' vs {versus}: {ratio:.2f}' if versus else ''} ({verdict(ratio, target)})")
+        )
+        lines.append(
+            f"| {row['operator']} | {row['ratio']:.2f} | {met} | {row['ms']:.2f} | "
+            f"{row['params']:,} | {row['gflops']:.3f} | {peak} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark every operator of the book side by side.")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--shape", type=int, nargs=5, metavar=("B", "C", "T", "H", "W"),
-                        help="default: 2 64 8 28 28 on CPU, 8 64 16 56 56 on CUDA")
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs=5,
+        metavar=("B", "C", "T", "H", "W"),
+        help="default: 2 64 8 28 28 on CPU, 8 64 16 56 56 on CUDA",
+    )
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads (default 1: a shared machine gives steadier ratios)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default 1: a shared machine gives steadier ratios)"
+    )
     parser.add_argument("--channels-last", action="store_true", help="channels-last 3D input and weights")
     parser.add_argument("--out", type=Path, help="write the run file (JSON with run card) here")
     args = parser.parse_args(argv)

@@ -76,10 +76,16 @@ def machine_slug(device: str | torch.device) -> str:
 def _git_commit() -> str | None:
     try:
         root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return (out.stdout.strip() + ("+dirty" if dirty else "")) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -107,8 +113,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_ms(steps: dict[str, Callable[[], None]], device: str | torch.device, repeats: int,
-                   warmup: int) -> dict[str, float]:
+def interleaved_ms(
+    steps: dict[str, Callable[[], None]], device: str | torch.device, repeats: int, warmup: int
+) -> dict[str, float]:
     """Median milliseconds of each step, timed in alternation (A, B, C, A, B, C, ...).
 
     Alternating makes slow phases of a shared machine (other processes, clock changes) hit every

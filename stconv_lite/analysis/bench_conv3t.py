@@ -26,8 +26,17 @@ import torch.nn as nn
 from stconv_lite.analysis.bench_common import goal, interleaved_ms, run_card, verdict
 from stconv_lite.ops.conv3t import Conv3T, compile_generation
 
-__all__ = ["Case", "CPU_CASES", "GPU_CASES", "case_kind", "benchmark_case", "benchmark",
-           "benchmark_models", "format_table", "markdown"]
+__all__ = [
+    "Case",
+    "CPU_CASES",
+    "GPU_CASES",
+    "case_kind",
+    "benchmark_case",
+    "benchmark",
+    "benchmark_models",
+    "format_table",
+    "markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,7 @@ def case_kind(case: Case) -> str:
     return "3tconv_resnet" if case.name.startswith("resnet18 layer") else "3tconv_small"
 
 
-def benchmark_case(case: Case, device: str | torch.device = "cpu", repeats: int = 10,
-                   warmup: int = 2) -> dict:
+def benchmark_case(case: Case, device: str | torch.device = "cpu", repeats: int = 10, warmup: int = 2) -> dict:
     """Median forward+backward milliseconds of Conv3d and Conv3T for one shape, and their ratio."""
     device = torch.device(device)
     torch.manual_seed(0)
@@ -89,16 +97,25 @@ def benchmark_case(case: Case, device: str | torch.device = "cpu", repeats: int 
         layers["conv3t"].rotation.normal_(0, 0.1)
         layers["conv3t"].tx.normal_(0, 0.1)
     x = torch.randn(case.batch, case.c_in, *case.clip, device=device, requires_grad=True)
-    ms = interleaved_ms({name: (lambda layer=layer: _step(layer, x)) for name, layer in layers.items()},
-                        device, repeats, warmup)
+    ms = interleaved_ms(
+        {name: (lambda layer=layer: _step(layer, x)) for name, layer in layers.items()}, device, repeats, warmup
+    )
     ratio = ms["conv3t"] / ms["conv3d"]
     target = goal(case_kind(case), device)
-    return {**asdict(case), "device": str(device), "conv3d_ms": ms["conv3d"], "conv3t_ms": ms["conv3t"],
-            "ratio": ratio, "goal": target, "verdict": verdict(ratio, target)}
+    return {
+        **asdict(case),
+        "device": str(device),
+        "conv3d_ms": ms["conv3d"],
+        "conv3t_ms": ms["conv3t"],
+        "ratio": ratio,
+        "goal": target,
+        "verdict": verdict(ratio, target),
+    }
 
 
-def benchmark(cases: list[Case] | None = None, device: str | torch.device = "cpu",
-              repeats: int = 10, warmup: int = 2) -> list[dict]:
+def benchmark(
+    cases: list[Case] | None = None, device: str | torch.device = "cpu", repeats: int = 10, warmup: int = 2
+) -> list[dict]:
     """Run :func:`benchmark_case` for every case (default: the CPU or GPU list for ``device``)."""
     device = torch.device(device)
     if cases is None:
@@ -106,9 +123,13 @@ def benchmark(cases: list[Case] | None = None, device: str | torch.device = "cpu
     return [benchmark_case(case, device, repeats, warmup) for case in cases]
 
 
-def benchmark_models(names: tuple[str, str] = ("resnet18_3d", "resnet18_3t"),
-                     clip: tuple[int, int, int, int, int] = (2, 3, 16, 64, 64),
-                     device: str | torch.device = "cpu", repeats: int = 3, warmup: int = 1) -> dict:
+def benchmark_models(
+    names: tuple[str, str] = ("resnet18_3d", "resnet18_3t"),
+    clip: tuple[int, int, int, int, int] = (2, 3, 16, 64, 64),
+    device: str | torch.device = "cpu",
+    repeats: int = 3,
+    warmup: int = 1,
+) -> dict:
     """Whole networks, forward+backward, alternated: the cost of one training step (no optimizer)."""
     from stconv_lite.models import create  # analysis may use models; ops may not
 
@@ -121,24 +142,35 @@ def benchmark_models(names: tuple[str, str] = ("resnet18_3d", "resnet18_3t"),
         model.zero_grad(set_to_none=True)
         model(x).square().mean().backward()
 
-    medians = interleaved_ms({name: (lambda m=model: step(m)) for name, model in models.items()},
-                             device, repeats, warmup)
+    medians = interleaved_ms(
+        {name: (lambda m=model: step(m)) for name, model in models.items()}, device, repeats, warmup
+    )
     ratio = medians[names[1]] / medians[names[0]]
     target = goal("3t_resnet18", device)
-    return {"clip": list(clip), "device": str(device), "ms": medians, "ratio": ratio,
-            "goal": target, "verdict": verdict(ratio, target)}
+    return {
+        "clip": list(clip),
+        "device": str(device),
+        "ms": medians,
+        "ratio": ratio,
+        "goal": target,
+        "verdict": verdict(ratio, target),
+    }
 
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of benchmark rows."""
-    lines = [f"{'layer':<16} {'B':>3} {'Cin':>4} {'Cout':>4} {'T x H x W':>12} {'k':>2} "
-             f"{'conv3d ms':>10} {'conv3t ms':>10} {'ratio':>6}  goal"]
+    lines = [
+        f"{'layer':<16} {'B':>3} {'Cin':>4} {'Cout':>4} {'T x H x W':>12} {'k':>2} "
+        f"{'conv3d ms':>10} {'conv3t ms':>10} {'ratio':>6}  goal"
+    ]
     for r in rows:
         clip = "x".join(str(v) for v in r["clip"])
         target = "" if r.get("goal") is None else f"<= {r['goal']} {r['verdict']}"
-        lines.append(f"{r['name']:<16} {r['batch']:>3} {r['c_in']:>4} {r['c_out']:>4} {clip:>12} "
-                     f"{r['kernel']:>2} {r['conv3d_ms']:>10.2f} {r['conv3t_ms']:>10.2f} "
-                     f"{r['ratio']:>6.2f}  {target}")
+        lines.append(
+            f"{r['name']:<16} {r['batch']:>3} {r['c_in']:>4} {r['c_out']:>4} {clip:>12} "
+            f"{r['kernel']:>2} {r['conv3d_ms']:>10.2f} {r['conv3t_ms']:>10.2f} "
+            f"{r['ratio']:>6.2f}  {target}"
+        )
     return "\n".join(lines)
 
 
@@ -146,25 +178,32 @@ def markdown(result: dict) -> str:
     """A run file as Markdown: the machine and run card, the layer rows, the whole-network row."""
     card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads") if result.get(key))
     compiled = ", compiled kernel generation" if result.get("compiled") else ""
-    lines = [f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}"
-             f"{compiled}); Conv3T vs nn.Conv3d, forward + backward, interleaved, median", "",
-             "| layer | B | C_in | C_out | T x H x W | k | Conv3d ms | Conv3T ms | ratio | goal |",
-             "|---|---:|---:|---:|---|---:|---:|---:|---:|---|"]
+    lines = [
+        f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}"
+        f"{compiled}); Conv3T vs nn.Conv3d, forward + backward, interleaved, median",
+        "",
+        "| layer | B | C_in | C_out | T x H x W | k | Conv3d ms | Conv3T ms | ratio | goal |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
     gpu = result.get("device_type", "cuda" if "NVIDIA" in result["device"] else "cpu") == "cuda"
     kind = "cuda" if gpu else "cpu"
     for r in result["rows"]:
         target_value = r["goal"] if "goal" in r else goal(case_kind(Case(r["name"], 1, 1, 1, (1, 1, 1), 1)), kind)
         target = "—" if target_value is None else f"≤ {target_value} ({verdict(r['ratio'], target_value)})"
-        lines.append(f"| {r['name']} | {r['batch']} | {r['c_in']} | {r['c_out']} | "
-                     f"{'x'.join(map(str, r['clip']))} | {r['kernel']} | {r['conv3d_ms']:.2f} | "
-                     f"{r['conv3t_ms']:.2f} | {r['ratio']:.2f} | {target} |")
+        lines.append(
+            f"| {r['name']} | {r['batch']} | {r['c_in']} | {r['c_out']} | "
+            f"{'x'.join(map(str, r['clip']))} | {r['kernel']} | {r['conv3d_ms']:.2f} | "
+            f"{r['conv3t_ms']:.2f} | {r['ratio']:.2f} | {target} |"
+        )
     if "models" in result:
         m = result["models"]
         target_value = m["goal"] if "goal" in m else goal("3t_resnet18", kind)
         target = "—" if target_value is None else f"≤ {target_value} ({verdict(m['ratio'], target_value)})"
         (n3d, ms3d), (n3t, ms3t) = list(m["ms"].items())
-        lines.append(f"| whole {n3t} vs {n3d}, clips (B, C, T, H, W) = {tuple(m['clip'])} | | | | | | "
-                     f"{ms3d:.1f} | {ms3t:.1f} | {m['ratio']:.2f} | {target} |")
+        lines.append(
+            f"| whole {n3t} vs {n3d}, clips (B, C, T, H, W) = {tuple(m['clip'])} | | | | | | "
+            f"{ms3d:.1f} | {ms3t:.1f} | {m['ratio']:.2f} | {target} |"
+        )
     return "\n".join(lines)
 
 
@@ -174,14 +213,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--cases", choices=("cpu", "gpu", "tiny", "auto"), default="auto")
-    parser.add_argument("--models", action="store_true",
-                        help="also time whole ResNet-18s (3D vs 3T) on a batch of clips")
-    parser.add_argument("--model-clip", type=int, nargs=5, metavar=("B", "C", "T", "H", "W"),
-                        help="clips for --models (default 2 3 16 64 64 on CPU, 8 3 16 112 112 on CUDA)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads (default 1: a shared machine gives steadier ratios)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the kernel generation (stconv_lite.ops.conv3t.compile_generation)")
+    parser.add_argument(
+        "--models", action="store_true", help="also time whole ResNet-18s (3D vs 3T) on a batch of clips"
+    )
+    parser.add_argument(
+        "--model-clip",
+        type=int,
+        nargs=5,
+        metavar=("B", "C", "T", "H", "W"),
+        help="clips for --models (default 2 3 16 64 64 on CPU, 8 3 16 112 112 on CUDA)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default 1: a shared machine gives steadier ratios)"
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the kernel generation (stconv_lite.ops.conv3t.compile_generation)",
+    )
     parser.add_argument("--out", default=None, help="write the run file (JSON with run card) here")
     args = parser.parse_args(argv)
     on_gpu = torch.device(args.device).type == "cuda"
@@ -191,14 +240,16 @@ def main(argv: list[str] | None = None) -> dict:
         compile_generation(True)
     cases = {"cpu": CPU_CASES, "gpu": GPU_CASES, "tiny": TINY_CASES, "auto": None}[args.cases]
     rows = benchmark(cases, args.device, args.repeats, args.warmup)
-    clip = tuple(args.model_clip) if args.model_clip else (
-        (8, 3, 16, 112, 112) if on_gpu else (2, 3, 16, 64, 64))
-    result = {**run_card(args.device, repeats=args.repeats, warmup=args.warmup,
-                         model_clip=list(clip) if args.models else None),
-              "compiled": args.compile, "rows": rows}
+    clip = tuple(args.model_clip) if args.model_clip else ((8, 3, 16, 112, 112) if on_gpu else (2, 3, 16, 64, 64))
+    result = {
+        **run_card(
+            args.device, repeats=args.repeats, warmup=args.warmup, model_clip=list(clip) if args.models else None
+        ),
+        "compiled": args.compile,
+        "rows": rows,
+    }
     if args.models:
-        result["models"] = benchmark_models(clip=clip, device=args.device,
-                                            repeats=max(3, args.repeats // 2), warmup=1)
+        result["models"] = benchmark_models(clip=clip, device=args.device, repeats=max(3, args.repeats // 2), warmup=1)
     print(markdown(result))
     if args.out:
         with open(args.out, "w") as f:

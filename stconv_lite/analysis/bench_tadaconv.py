@@ -33,8 +33,16 @@ from stconv_lite.analysis.complexity import count_macs
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 from stconv_lite.ops.tadaconv import TAdaConvWithGenerator, tadaconv2d_grouped, tadaconv2d_per_frame
 
-__all__ = ["Case", "CPU_CASES", "GPU_CASES", "benchmark_case", "benchmark", "format_table", "table1_costs",
-           "measured_macs"]
+__all__ = [
+    "Case",
+    "CPU_CASES",
+    "GPU_CASES",
+    "benchmark_case",
+    "benchmark",
+    "format_table",
+    "table1_costs",
+    "measured_macs",
+]
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,9 @@ def _methods(case: Case, device: torch.device, loop: bool) -> dict:
     return methods
 
 
-def benchmark_case(case: Case, device: str | torch.device = "cpu", repeats: int = 10, warmup: int = 2,
-                   loop: bool = True) -> dict:
+def benchmark_case(
+    case: Case, device: str | torch.device = "cpu", repeats: int = 10, warmup: int = 2, loop: bool = True
+) -> dict:
     """Median forward+backward milliseconds of every method for one shape, and ratios to ``conv2d``."""
     device = torch.device(device)
     torch.manual_seed(0)
@@ -106,8 +115,12 @@ def benchmark_case(case: Case, device: str | torch.device = "cpu", repeats: int 
             if repeat >= warmup:
                 times[name].append(1000 * (time.perf_counter() - start))
     ms = {name: statistics.median(values) for name, values in times.items()}
-    return {"case": asdict(case), "device": str(device), "ms": ms,
-            "ratio": {name: ms[name] / ms["conv2d"] for name in ms}}
+    return {
+        "case": asdict(case),
+        "device": str(device),
+        "ms": ms,
+        "ratio": {name: ms[name] / ms["conv2d"] for name in ms},
+    }
 
 
 def benchmark(cases: list[Case], device: str = "cpu", repeats: int = 10, loop: bool = True) -> list[dict]:

@@ -40,8 +40,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                amp: bool) -> None:
+def _train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, amp: bool
+) -> None:
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         loss = F.cross_entropy(model(x).float(), y)
@@ -49,8 +50,14 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     optimizer.step()
 
 
-def benchmark_models(device: str | torch.device = "cpu", batch: int = 2, clip: tuple[int, int, int] = (8, 56, 56),
-                     num_classes: int = 101, repeats: int = 5, warmup: int = 1) -> dict:
+def benchmark_models(
+    device: str | torch.device = "cpu",
+    batch: int = 2,
+    clip: tuple[int, int, int] = (8, 56, 56),
+    num_classes: int = 101,
+    repeats: int = 5,
+    warmup: int = 1,
+) -> dict:
     """Median training-step time and clips/s of our r2plus1d_18 variants and torchvision's."""
     import torchvision.models.video as tv_video
 
@@ -83,8 +90,11 @@ def benchmark_models(device: str | torch.device = "cpu", batch: int = 2, clip: t
     rows = {}
     for name, model in models.items():
         median = statistics.median(times[name])
-        rows[name] = {"seconds_per_step": median, "clips_per_s": batch / median,
-                      "parameters": sum(p.numel() for p in model.parameters())}
+        rows[name] = {
+            "seconds_per_step": median,
+            "clips_per_s": batch / median,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
     reference = rows["torchvision"]["clips_per_s"]
     for row in rows.values():
         row["ratio_vs_torchvision"] = row["clips_per_s"] / reference
@@ -107,7 +117,7 @@ class _DecodeOnTheFly(torch.utils.data.Dataset):
 
         clip, _ = decode_uniform(self.paths[item], self.frames, self.size)
         start = int(torch.randint(0, self.frames - self.clip_len + 1, ()).item())
-        window = torch.from_numpy(clip[start:start + self.clip_len])
+        window = torch.from_numpy(clip[start : start + self.clip_len])
         return rearrange(window, "t h w c -> c t h w").contiguous(), self.labels[item]
 
 
@@ -127,8 +137,15 @@ def _try_torchvision(fixture, frames: int) -> dict:
     try:
         import torchvision
 
-        dataset = torchvision.datasets.UCF101(str(fixture.video_root), str(fixture.split_dir), frames_per_clip=frames,
-                                              step_between_clips=frames, fold=1, train=True, output_format="TCHW")
+        dataset = torchvision.datasets.UCF101(
+            str(fixture.video_root),
+            str(fixture.split_dir),
+            frames_per_clip=frames,
+            step_between_clips=frames,
+            fold=1,
+            train=True,
+            output_format="TCHW",
+        )
         began = time.perf_counter()
         count = sum(1 for _ in (dataset[i] for i in range(len(dataset))))
         return {"available": True, "clips_per_s": count / (time.perf_counter() - began)}
@@ -138,10 +155,19 @@ def _try_torchvision(fixture, frames: int) -> dict:
         return {"available": False, "reason": reason[:300]}
 
 
-def benchmark_data(frames: int = 16, size: tuple[int, int] = (112, 112), clip_len: int = 8, crop: int = 96,
-                   passes: int = 3, batch: int = 4, video_size: tuple[int, int] = (240, 320),
-                   video_frames: tuple[int, int] = (48, 72), groups: int = 3, cached_epochs: int = 10,
-                   probe_torchvision: bool = True) -> dict:
+def benchmark_data(
+    frames: int = 16,
+    size: tuple[int, int] = (112, 112),
+    clip_len: int = 8,
+    crop: int = 96,
+    passes: int = 3,
+    batch: int = 4,
+    video_size: tuple[int, int] = (240, 320),
+    video_frames: tuple[int, int] = (48, 72),
+    groups: int = 3,
+    cached_epochs: int = 10,
+    probe_torchvision: bool = True,
+) -> dict:
     """clips/s of the cached dataset vs on-the-fly PyAV decoding (and torchvision if it can decode).
 
     The fixture's videos are UCF101-sized (320x240) but shorter (48-72 frames against UCF101's mean
@@ -153,30 +179,39 @@ def benchmark_data(frames: int = 16, size: tuple[int, int] = (112, 112), clip_le
     from stconv_lite.data.ucf101.splits import VideoIndex, load_splits
 
     with tempfile.TemporaryDirectory() as folder:
-        fixture = write_fixture(Path(folder) / "ucf", groups=groups, frames=video_frames, size=video_size,
-                                corrupt=False, missing=False)
+        fixture = write_fixture(
+            Path(folder) / "ucf", groups=groups, frames=video_frames, size=video_size, corrupt=False, missing=False
+        )
         began = time.perf_counter()
-        build_cache(fixture.video_root, fixture.split_dir, Path(folder) / "cache", frames=frames, size=size,
-                    progress=False)
+        build_cache(
+            fixture.video_root, fixture.split_dir, Path(folder) / "cache", frames=frames, size=size, progress=False
+        )
         build_seconds = time.perf_counter() - began
         cached = UCF101Clips(Path(folder) / "cache", subset="train", clip_len=clip_len)
         splits, index = load_splits(fixture.split_dir), VideoIndex(fixture.video_root)
         rows = splits.subset(1, "train")
-        raw = _DecodeOnTheFly([index.resolve(splits.videos[r]) for r in rows], splits.labels[rows].tolist(),
-                              frames, size, clip_len)
+        raw = _DecodeOnTheFly(
+            [index.resolve(splits.videos[r]) for r in rows], splits.labels[rows].tolist(), frames, size, clip_len
+        )
         torch.manual_seed(0)
         make = lambda dataset: torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True)  # noqa: E731
         speeds = {"cached": [], "decode_on_the_fly": []}
         for _ in range(passes):  # alternate, one pass each
             speeds["cached"].append(_clips_per_second(make(cached), cached_epochs, crop))
             speeds["decode_on_the_fly"].append(_clips_per_second(make(raw), 1, crop))
-        torchvision_result = (_try_torchvision(fixture, clip_len) if probe_torchvision
-                              else {"available": False, "reason": "not probed (probe_torchvision=False)"})
+        torchvision_result = (
+            _try_torchvision(fixture, clip_len)
+            if probe_torchvision
+            else {"available": False, "reason": "not probed (probe_torchvision=False)"}
+        )
     result = {name: statistics.median(values) for name, values in speeds.items()}
     report = {
         "fixture": {"train_videos": len(cached), "video_size": list(video_size), "video_frames": list(video_frames)},
         "cache": {"frames": frames, "size": list(size), "build_seconds": build_seconds},
-        "clip_len": clip_len, "crop": crop, "batch": batch, "num_workers": 0,
+        "clip_len": clip_len,
+        "crop": crop,
+        "batch": batch,
+        "num_workers": 0,
         "cached_clips_per_s": result["cached"],
         "decode_on_the_fly_clips_per_s": result["decode_on_the_fly"],
         "ratio_cached_vs_on_the_fly": result["cached"] / result["decode_on_the_fly"],
@@ -194,8 +229,11 @@ def _device_name(device: torch.device) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m stconv_lite.analysis.bench_throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m stconv_lite.analysis.bench_throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--skip-data", action="store_true", help="only the model benchmark")
@@ -209,15 +247,25 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             results["models"] = benchmark_models(device)
         for name, row in results["models"]["models"].items():
-            print(f"{name:38s} {row['clips_per_s']:8.2f} clips/s  ratio vs torchvision {row['ratio_vs_torchvision']:.3f}")
+            print(
+                f"{name:38s} {row['clips_per_s']:8.2f} clips/s  ratio vs torchvision {row['ratio_vs_torchvision']:.3f}"
+            )
     if not args.skip_data:
         results["data"] = benchmark_data()
         data = results["data"]
-        print(f"cached dataset {data['cached_clips_per_s']:.1f} clips/s, decoding on the fly "
-              f"{data['decode_on_the_fly_clips_per_s']:.1f} clips/s: ratio {data['ratio_cached_vs_on_the_fly']:.1f}")
+        print(
+            f"cached dataset {data['cached_clips_per_s']:.1f} clips/s, decoding on the fly "
+            f"{data['decode_on_the_fly_clips_per_s']:.1f} clips/s: ratio {data['ratio_cached_vs_on_the_fly']:.1f}"
+        )
         tv = data["torchvision_ucf101"]
-        print("torchvision.datasets.UCF101: " + (f"{tv['clips_per_s']:.1f} clips/s, ratio "
-              f"{data['ratio_cached_vs_torchvision']:.1f}" if tv["available"] else f"cannot decode here ({tv['reason']})"))
+        print(
+            "torchvision.datasets.UCF101: "
+            + (
+                f"{tv['clips_per_s']:.1f} clips/s, ratio {data['ratio_cached_vs_torchvision']:.1f}"
+                if tv["available"]
+                else f"cannot decode here ({tv['reason']})"
+            )
+        )
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1))
     return results

@@ -16,7 +16,7 @@ papers:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -118,9 +118,7 @@ def format_table(rows: list[dict]) -> str:
     for row in rows:
         shape = "x".join(str(s) for s in row["output"])
         lines.append(f"| {row['name']} | {row['type']} | {shape} | {row['params']:,} | {row['flops']:,} |")
-    lines.append(
-        f"| **total** | | | {sum(r['params'] for r in rows):,} | {sum(r['flops'] for r in rows):,} |"
-    )
+    lines.append(f"| **total** | | | {sum(r['params'] for r in rows):,} | {sum(r['flops'] for r in rows):,} |")
     return "\n".join(lines)
 
 

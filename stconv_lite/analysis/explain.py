@@ -15,7 +15,7 @@ All three put the model in eval mode and leave its parameters untouched.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -44,8 +44,9 @@ def saliency(model: nn.Module, clip: Tensor, score: Score) -> Tensor:
     return reduce(x.grad[0].abs(), "c t h w -> t h w", "sum")
 
 
-def activation_maximisation(score_fn: Callable[[Tensor], Tensor], start: Tensor, steps: int,
-                            lr: float = 0.02, l2: float = 1e-3) -> Tensor:
+def activation_maximisation(
+    score_fn: Callable[[Tensor], Tensor], start: Tensor, steps: int, lr: float = 0.02, l2: float = 1e-3
+) -> Tensor:
     """A clip near ``start`` that raises ``score_fn``: Adam ascent, L2 penalty, pixels clamped to [0, 1].
 
     ``score_fn`` takes a batch ``(1, C, T, H, W)`` and returns a scalar. Shapes: start (C, T, H, W) ->
@@ -66,7 +67,9 @@ def activation_maximisation(score_fn: Callable[[Tensor], Tensor], start: Tensor,
     return x.detach()[0]
 
 
-def gradcam_over_time(model: nn.Module, clip: Tensor, layer: nn.Module, target: int | None = None) -> tuple[Tensor, int]:
+def gradcam_over_time(
+    model: nn.Module, clip: Tensor, layer: nn.Module, target: int | None = None
+) -> tuple[Tensor, int]:
     """Grad-CAM of ``target`` (default: the predicted class) at ``layer``, one map per frame.
 
     ``layer`` must output ``(1, C', T', H', W')``; the map is upsampled to the clip's (T, H, W).

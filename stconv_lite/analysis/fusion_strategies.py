@@ -27,8 +27,8 @@ option (``recalibrated=True`` in the results), never the default.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -38,8 +38,16 @@ from stconv_lite.ops.fusion import unit_from_keep
 from stconv_lite.train import evaluate
 
 __all__ = [
-    "gate_probabilities", "marginals", "layer_table", "sample_strategy", "apply_strategy",
-    "uniform_strategy", "strategy_units", "recalibrate_bn", "evaluate_strategy", "StrategyResult",
+    "gate_probabilities",
+    "marginals",
+    "layer_table",
+    "sample_strategy",
+    "apply_strategy",
+    "uniform_strategy",
+    "strategy_units",
+    "recalibrate_bn",
+    "evaluate_strategy",
+    "StrategyResult",
     "best_of_n",
 ]
 
@@ -73,8 +81,14 @@ def marginals(p_s: float | torch.Tensor, p_st: float | torch.Tensor, sqrt: bool 
         raise ValueError(f"drop probabilities must lie in [0, 1]; got p_s={p_s}, p_st={p_st}")
     q_s = 1 - (p_s.sqrt() if sqrt else p_s)
     q_st = 1 - (p_st.sqrt() if sqrt else p_st)
-    return {"path S": q_s, "path ST": q_st, "S+ST": q_s * q_st, "S": q_s * (1 - q_st),
-            "ST": (1 - q_s) * q_st, "none": (1 - q_s) * (1 - q_st)}
+    return {
+        "path S": q_s,
+        "path ST": q_st,
+        "S+ST": q_s * q_st,
+        "S": q_s * (1 - q_st),
+        "ST": (1 - q_s) * q_st,
+        "none": (1 - q_s) * (1 - q_st),
+    }
 
 
 def layer_table(model: nn.Module, sqrt: bool = False) -> list[dict]:
@@ -124,8 +138,9 @@ def apply_strategy(model: nn.Module, strategy: Strategy) -> None:
 
 
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, loader: DataLoader, max_batches: int = 8,
-                   device: torch.device | str | None = None) -> nn.Module:
+def recalibrate_bn(
+    model: nn.Module, loader: DataLoader, max_batches: int = 8, device: torch.device | str | None = None
+) -> nn.Module:
     """Re-estimate every BatchNorm's running statistics with the current gates (in place; returns model).
 
     Cumulative averages (``momentum=None``) over ``max_batches`` training batches in train mode;
@@ -161,9 +176,14 @@ class StrategyResult:
     extra: dict = field(default_factory=dict)
 
 
-def evaluate_strategy(model: nn.Module, strategy: Strategy, loader: DataLoader,
-                      recalibrate_loader: DataLoader | None = None, recalibrate_batches: int = 8,
-                      device: torch.device | str | None = None) -> float:
+def evaluate_strategy(
+    model: nn.Module,
+    strategy: Strategy,
+    loader: DataLoader,
+    recalibrate_loader: DataLoader | None = None,
+    recalibrate_batches: int = 8,
+    device: torch.device | str | None = None,
+) -> float:
     """Accuracy of ``model`` with the strategy's hard gates and inherited weights (no retraining).
 
     With ``recalibrate_loader`` a *copy* of the model gets its BN statistics re-estimated first
@@ -176,10 +196,17 @@ def evaluate_strategy(model: nn.Module, strategy: Strategy, loader: DataLoader,
     return evaluate(net, loader, device=device)["accuracy"]
 
 
-def best_of_n(model: nn.Module, n: int, val_loader: DataLoader, test_loader: DataLoader,
-              generator: torch.Generator | None = None, recalibrate_loader: DataLoader | None = None,
-              recalibrate_batches: int = 8, device: torch.device | str | None = None,
-              uniform: Sequence[str] = ("S", "ST", "S+ST")) -> dict:
+def best_of_n(
+    model: nn.Module,
+    n: int,
+    val_loader: DataLoader,
+    test_loader: DataLoader,
+    generator: torch.Generator | None = None,
+    recalibrate_loader: DataLoader | None = None,
+    recalibrate_batches: int = 8,
+    device: torch.device | str | None = None,
+    uniform: Sequence[str] = ("S", "ST", "S+ST"),
+) -> dict:
     """Sample ``n`` strategies, rank them on ``val_loader``, report the best (and uniform ones) on ``test_loader``.
 
     Returns ``{"samples": [StrategyResult sorted by val accuracy, best first], "best": StrategyResult,
@@ -193,7 +220,9 @@ def best_of_n(model: nn.Module, n: int, val_loader: DataLoader, test_loader: Dat
     for _ in range(n):
         strategy = sample_strategy(model, generator)
         acc = evaluate_strategy(model, strategy, val_loader, **recal)
-        samples.append(StrategyResult(strategy, strategy_units(strategy), acc, recalibrated=recalibrate_loader is not None))
+        samples.append(
+            StrategyResult(strategy, strategy_units(strategy), acc, recalibrated=recalibrate_loader is not None)
+        )
     samples.sort(key=lambda r: r.val_accuracy, reverse=True)
     best = samples[0]
     best.test_accuracy = evaluate_strategy(model, best.strategy, test_loader, **recal)
@@ -201,11 +230,14 @@ def best_of_n(model: nn.Module, n: int, val_loader: DataLoader, test_loader: Dat
     uniform_results = {}
     for unit in uniform:
         strategy = uniform_strategy(model, unit)
-        result = StrategyResult(strategy, strategy_units(strategy),
-                                evaluate_strategy(model, strategy, val_loader, **recal),
-                                recalibrated=recalibrate_loader is not None, label=f"uniform {unit} (inherited)")
+        result = StrategyResult(
+            strategy,
+            strategy_units(strategy),
+            evaluate_strategy(model, strategy, val_loader, **recal),
+            recalibrated=recalibrate_loader is not None,
+            label=f"uniform {unit} (inherited)",
+        )
         result.test_accuracy = evaluate_strategy(model, strategy, test_loader, **recal)
         uniform_results[unit] = result
     apply_strategy(model, best.strategy)
     return {"samples": samples, "best": best, "uniform": uniform_results}
-

@@ -8,7 +8,7 @@ report the second.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -37,7 +37,9 @@ def shuffle_frames(clips: Tensor, generator: torch.Generator | None = None) -> T
 
 
 @torch.no_grad()
-def _paired_logits(model: nn.Module, loader: DataLoader, transform: Callable[[Tensor], Tensor], device) -> tuple[Tensor, Tensor]:
+def _paired_logits(
+    model: nn.Module, loader: DataLoader, transform: Callable[[Tensor], Tensor], device
+) -> tuple[Tensor, Tensor]:
     model.to(device).eval()
     plain, changed = [], []
     for batch in loader:

@@ -30,7 +30,7 @@ nothing stays in cache between two operators, which is what happens to activatio
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -108,8 +108,9 @@ class TrafficCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if not _is_view(func):
-            tensors = [t for t in tree_flatten((args, kwargs or {}))[0] + tree_flatten(out)[0]
-                       if isinstance(t, torch.Tensor)]
+            tensors = [
+                t for t in tree_flatten((args, kwargs or {}))[0] + tree_flatten(out)[0] if isinstance(t, torch.Tensor)
+            ]
             moved = sum(t.numel() * t.element_size() for t in tensors)
             if moved:
                 self.bytes += moved
@@ -153,8 +154,12 @@ def profile(module: nn.Module, x: torch.Tensor, repeats: int = 5) -> dict:
     with TrafficCounter() as traffic:
         step()
     seconds = _timed(step, x.device, repeats)
-    return {"flops": float(flops.get_total_flops()), "bytes": float(traffic.bytes), "ops": float(traffic.ops),
-            "seconds": seconds}
+    return {
+        "flops": float(flops.get_total_flops()),
+        "bytes": float(traffic.bytes),
+        "ops": float(traffic.ops),
+        "seconds": seconds,
+    }
 
 
 def point(measured: dict, peak_flops_per_second: float, bytes_per_second: float) -> dict:
@@ -168,7 +173,10 @@ def point(measured: dict, peak_flops_per_second: float, bytes_per_second: float)
     achieved = measured["flops"] / measured["seconds"]
     bound = min(peak_flops_per_second, intensity * bytes_per_second)
     return {
-        "intensity": intensity, "achieved": achieved, "bound": bound, "fraction_of_bound": achieved / bound,
+        "intensity": intensity,
+        "achieved": achieved,
+        "bound": bound,
+        "fraction_of_bound": achieved / bound,
         "memory_bound": intensity < ridge(peak_flops_per_second, bytes_per_second),
         "memory_seconds": measured["bytes"] / bytes_per_second,
     }

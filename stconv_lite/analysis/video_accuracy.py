@@ -12,14 +12,22 @@ import numpy as np
 import torch
 from einops import rearrange, reduce
 
-__all__ = ["clip_accuracy", "confusion_matrix", "evaluate_videos", "per_class_accuracy", "top_confusions",
-           "video_scores", "video_accuracy"]
+__all__ = [
+    "clip_accuracy",
+    "confusion_matrix",
+    "evaluate_videos",
+    "per_class_accuracy",
+    "top_confusions",
+    "video_scores",
+    "video_accuracy",
+]
 
 
 def _check(logits: torch.Tensor, labels: torch.Tensor) -> None:
     if logits.dim() != 2 or labels.dim() != 1 or len(logits) != len(labels):
-        raise ValueError(f"expected logits (N, classes) and labels (N,); got {tuple(logits.shape)} and "
-                         f"{tuple(labels.shape)}")
+        raise ValueError(
+            f"expected logits (N, classes) and labels (N,); got {tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
     if len(labels) == 0:
         raise ValueError("no predictions to score (N = 0)")
 
@@ -30,8 +38,9 @@ def clip_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(1) == labels).float().mean().item()
 
 
-def video_scores(logits: torch.Tensor, labels: torch.Tensor, video_ids: torch.Tensor | np.ndarray
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def video_scores(
+    logits: torch.Tensor, labels: torch.Tensor, video_ids: torch.Tensor | np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Average the clip probabilities of each video: ``(scores (V, classes), labels (V,), ids (V,))``.
 
     Raises:
@@ -61,9 +70,12 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classe
     """``(classes, classes)`` int64 counts: row = true class, column = predicted class."""
     predictions, labels = torch.as_tensor(predictions).long(), torch.as_tensor(labels).long()
     if predictions.shape != labels.shape or predictions.dim() != 1:
-        raise ValueError(f"predictions and labels must be (N,) each; got {tuple(predictions.shape)} and "
-                         f"{tuple(labels.shape)}")
-    if len(labels) and (min(predictions.min(), labels.min()) < 0 or max(predictions.max(), labels.max()) >= num_classes):
+        raise ValueError(
+            f"predictions and labels must be (N,) each; got {tuple(predictions.shape)} and {tuple(labels.shape)}"
+        )
+    if len(labels) and (
+        min(predictions.min(), labels.min()) < 0 or max(predictions.max(), labels.max()) >= num_classes
+    ):
         raise ValueError(f"class indices must lie in 0..{num_classes - 1}")
     flat = torch.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes)
     return rearrange(flat, "(true predicted) -> true predicted", true=num_classes)
@@ -84,8 +96,9 @@ def top_confusions(matrix: torch.Tensor, classes: list[str], k: int = 5) -> list
     return [(classes[i // n], classes[i % n], int(v)) for v, i in zip(values.tolist(), flat.tolist()) if v > 0]
 
 
-def evaluate_videos(model: torch.nn.Module, loader, video_ids: np.ndarray, num_classes: int,
-                    device: torch.device | str | None = None) -> dict:
+def evaluate_videos(
+    model: torch.nn.Module, loader, video_ids: np.ndarray, num_classes: int, device: torch.device | str | None = None
+) -> dict:
     """Clip and video accuracy, per-class (video) accuracy and the video confusion matrix of ``model``.
 
     ``loader`` must not shuffle, so that its clips line up with ``video_ids`` (e.g.

@@ -78,8 +78,13 @@ def augment_clips(
     columns = torch.arange(crop_w)
     columns = left[:, None] + torch.where(flip[:, None], crop_w - 1 - columns, columns)
     # broadcast indices (B,1,1), (B,h,1), (B,1,w): no index tensor as large as the batch is built
-    picked = clips[torch.arange(batch, device=device)[:, None, None], :, :,
-                   rows.to(device)[:, :, None], columns.to(device)[:, None, :]]
+    picked = clips[
+        torch.arange(batch, device=device)[:, None, None],
+        :,
+        :,
+        rows.to(device)[:, :, None],
+        columns.to(device)[:, None, :],
+    ]
     out = rearrange(picked, "b h w c t -> b c t h w").float()
     if not clips.is_floating_point():
         out = out / 255.0
@@ -98,8 +103,13 @@ class ClipAugment(nn.Module):
     uint8 cache clips with per-sample augmentation on the GPU. It has no parameters.
     """
 
-    def __init__(self, crop: int | tuple[int, int], flip_p: float = 0.5,
-                 mean: tuple[float, ...] | None = KINETICS_MEAN, std: tuple[float, ...] | None = KINETICS_STD):
+    def __init__(
+        self,
+        crop: int | tuple[int, int],
+        flip_p: float = 0.5,
+        mean: tuple[float, ...] | None = KINETICS_MEAN,
+        std: tuple[float, ...] | None = KINETICS_STD,
+    ):
         super().__init__()
         self.crop, self.flip_p, self.mean, self.std = _as_pair(crop), flip_p, mean, std
 

@@ -46,9 +46,7 @@ __all__ = [
 SOURCES = ("auto", "mnist", "bundled")
 BUNDLED_FILE = Path(__file__).resolve().parents[2] / "data" / "mnist_5k.npz"
 MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
-MNIST_FILES = (
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
-)
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 PROBE_TIMEOUT_S = 2.0
 DOWNLOAD_TIMEOUT_S = 30.0
 
@@ -141,9 +139,7 @@ def _first_caller_outside_package() -> int:
     return level
 
 
-def load_digits(
-    source: str = "auto", root: str | Path | None = None, train: bool = True
-) -> tuple[Tensor, Tensor]:
+def load_digits(source: str = "auto", root: str | Path | None = None, train: bool = True) -> tuple[Tensor, Tensor]:
     """Load handwritten digits as MNIST-style images.
 
     Args:

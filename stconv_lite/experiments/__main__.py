@@ -34,8 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale not in get(name).settings:
             print(f"{name}: no {args.scale!r} scale, skipped", file=sys.stderr)
             continue
-        result = run_experiment(name, args.scale, seeds=args.seeds, device=args.device, out=args.out,
-                                resume=not args.no_resume, progress=sys.stderr.isatty(), threads=args.threads)
+        result = run_experiment(
+            name,
+            args.scale,
+            seeds=args.seeds,
+            device=args.device,
+            out=args.out,
+            resume=not args.no_resume,
+            progress=sys.stderr.isatty(),
+            threads=args.threads,
+        )
         print(report.card_line(result))
         print(report.verdicts(result))
     return 0

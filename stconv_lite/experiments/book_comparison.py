@@ -7,7 +7,7 @@ run passed in; nothing here is typed from a measurement.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -38,17 +38,26 @@ def _device(run: dict) -> str:
 def comparison_table(run: dict, gpu_run: dict | None = None) -> str:
     """Markdown: one row per operator, accuracy per label (mean, 95 % interval over seeds), size, cost, speed."""
     seeds = len(run["card"]["seeds"])
-    header = ["operator"] + [f"`{label}` accuracy ({seeds} seeds)" for label in LABELS] + [
-        "parameters", "MFLOPs / clip", f"train clips/s ({_device(run)})"]
+    header = (
+        ["operator"]
+        + [f"`{label}` accuracy ({seeds} seeds)" for label in LABELS]
+        + ["parameters", "MFLOPs / clip", f"train clips/s ({_device(run)})"]
+    )
     if gpu_run is not None:
         header.append(f"train clips/s ({_device(gpu_run)})")
     rows = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for op in OPERATORS:
         first = arm(op, LABELS[0])
         params = next(u["params"] for u in run["units"] if u["arm"] == first)
-        cells = [OPERATOR_LABELS[op]] + [_accuracy(run, arm(op, label)) for label in LABELS] + [
-            f"{params:,}", f"{_mean(run, first, 'forward_flops_per_clip') / 1e6:.1f}",
-            f"{_mean(run, first, 'train_clips_per_second'):.0f}"]
+        cells = (
+            [OPERATOR_LABELS[op]]
+            + [_accuracy(run, arm(op, label)) for label in LABELS]
+            + [
+                f"{params:,}",
+                f"{_mean(run, first, 'forward_flops_per_clip') / 1e6:.1f}",
+                f"{_mean(run, first, 'train_clips_per_second'):.0f}",
+            ]
+        )
         if gpu_run is not None:
             cells.append(f"{_mean(gpu_run, first, 'train_clips_per_second'):,.0f}")
         rows.append("| " + " | ".join(cells) + " |")
@@ -69,8 +78,10 @@ def roofline_rows(run: dict) -> list[dict]:
     matmul = max(_mean(run, arm(op, LABELS[0]), "peak_flops_per_second") for op in OPERATORS)
     bandwidth = max(_mean(run, arm(op, LABELS[0]), "peak_bytes_per_second") for op in OPERATORS)
     peak = max(matmul, *(m["flops"] / m["seconds"] for m in measured.values()))
-    return [{"operator": op, **m, **point(m, peak, bandwidth), "peak": peak, "matmul": matmul, "bandwidth": bandwidth}
-            for op, m in measured.items()]
+    return [
+        {"operator": op, **m, **point(m, peak, bandwidth), "peak": peak, "matmul": matmul, "bandwidth": bandwidth}
+        for op, m in measured.items()
+    ]
 
 
 def _peaks(rows: Sequence[dict]) -> tuple[float, float]:
@@ -86,14 +97,17 @@ def roofline_table(run: dict) -> str:
         f"Probe input (B, C, T, H, W) = {probe}; forward and backward; {_device(run)}. Compute roof "
         f"{peak / 1e9:,.1f} GFLOP/s (float32 matmul measured at {rows[0]['matmul'] / 1e9:,.1f}; the roof is the larger of "
         f"that and the fastest operator), bandwidth {bandwidth / 1e9:,.1f} GB/s (copy), ridge point "
-        f"{ridge(peak, bandwidth):.1f} FLOP/byte.", "",
+        f"{ridge(peak, bandwidth):.1f} FLOP/byte.",
+        "",
         "| operator | GFLOP | MB moved | operators launched | FLOP/byte | ms | achieved GFLOP/s | % of roofline |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {OPERATOR_LABELS[r['operator']]} | {r['flops'] / 1e9:.3f} | {r['bytes'] / 1e6:,.1f} | "
-                     f"{r['ops']:.0f} | {r['intensity']:.1f} | {1e3 * r['seconds']:.2f} | {r['achieved'] / 1e9:,.1f} | "
-                     f"{100 * r['fraction_of_bound']:.0f} % |")
+        lines.append(
+            f"| {OPERATOR_LABELS[r['operator']]} | {r['flops'] / 1e9:.3f} | {r['bytes'] / 1e6:,.1f} | "
+            f"{r['ops']:.0f} | {r['intensity']:.1f} | {1e3 * r['seconds']:.2f} | {r['achieved'] / 1e9:,.1f} | "
+            f"{100 * r['fraction_of_bound']:.0f} % |"
+        )
     return "\n".join(lines)
 
 
@@ -113,21 +127,27 @@ def _one_operator(rows: dict, op: str, reference: str, ridge_point: float) -> st
     side = "below" if a["intensity"] < ridge_point else "above"
     traffic = a["memory_seconds"] / a["seconds"]
     if traffic >= 0.5:
-        why = (f"Its memory traffic alone, at the measured bandwidth, takes {1e3 * a['memory_seconds']:.2f} ms "
-               f"({100 * traffic:.0f} % of its time): it is limited by bytes, not by FLOPs.")
+        why = (
+            f"Its memory traffic alone, at the measured bandwidth, takes {1e3 * a['memory_seconds']:.2f} ms "
+            f"({100 * traffic:.0f} % of its time): it is limited by bytes, not by FLOPs."
+        )
     else:
-        why = (f"Its memory traffic alone would take {1e3 * a['memory_seconds']:.2f} ms ({100 * traffic:.0f} % of its "
-               f"time); the rest is spent in its {a['ops']:.0f} operators running below both roofs (on average "
-               f"{1e3 * a['seconds'] / a['ops']:.3f} ms each): kernels too small or too thin (depthwise, grouped, "
-               f"element-wise) to use the machine, and a fixed cost per operator.")
+        why = (
+            f"Its memory traffic alone would take {1e3 * a['memory_seconds']:.2f} ms ({100 * traffic:.0f} % of its "
+            f"time); the rest is spent in its {a['ops']:.0f} operators running below both roofs (on average "
+            f"{1e3 * a['seconds'] / a['ops']:.3f} ms each): kernels too small or too thin (depthwise, grouped, "
+            f"element-wise) to use the machine, and a fixed cost per operator."
+        )
     than = "as" if flops.startswith("about") else "than"
-    return (f"**{OPERATOR_LABELS[op]}** does {flops} {than} the {OPERATOR_LABELS[reference]} "
-            f"({a['flops'] / 1e9:.3f} vs {b['flops'] / 1e9:.3f} GFLOP per training step) and {speed} "
-            f"({1e3 * a['seconds']:.2f} vs {1e3 * b['seconds']:.2f} ms). It moves {a['bytes'] / b['bytes']:.1f}x the "
-            f"bytes through {a['ops']:.0f} operators (the conv: {b['ops']:.0f}); its arithmetic intensity is "
-            f"{a['intensity']:.1f} FLOP/byte against the conv's {b['intensity']:.1f}, {side} this machine's ridge point "
-            f"of {ridge_point:.1f}. {why} It reaches {100 * a['fraction_of_bound']:.0f} % of its roofline, the conv "
-            f"{100 * b['fraction_of_bound']:.0f} %.")
+    return (
+        f"**{OPERATOR_LABELS[op]}** does {flops} {than} the {OPERATOR_LABELS[reference]} "
+        f"({a['flops'] / 1e9:.3f} vs {b['flops'] / 1e9:.3f} GFLOP per training step) and {speed} "
+        f"({1e3 * a['seconds']:.2f} vs {1e3 * b['seconds']:.2f} ms). It moves {a['bytes'] / b['bytes']:.1f}x the "
+        f"bytes through {a['ops']:.0f} operators (the conv: {b['ops']:.0f}); its arithmetic intensity is "
+        f"{a['intensity']:.1f} FLOP/byte against the conv's {b['intensity']:.1f}, {side} this machine's ridge point "
+        f"of {ridge_point:.1f}. {why} It reaches {100 * a['fraction_of_bound']:.0f} % of its roofline, the conv "
+        f"{100 * b['fraction_of_bound']:.0f} %."
+    )
 
 
 def roofline_sentences(run: dict, operators: Sequence[str] = ("ct", "csn", "r2plus1d", "tadaconv")) -> str:
@@ -150,8 +170,15 @@ def roofline_figure(run: dict, title: str | None = None) -> Figure:
     ax.axvline(ridge(peak, bandwidth), color="gray", linestyle=":", linewidth=1, label="ridge point")
     markers = "osD^v<>P"
     for index, r in enumerate(rows):
-        ax.scatter(r["intensity"], r["achieved"] / 1e9, s=55, color=PALETTE[index % len(PALETTE)],
-                   marker=markers[index % len(markers)], label=OPERATOR_LABELS[r["operator"]], zorder=3)
+        ax.scatter(
+            r["intensity"],
+            r["achieved"] / 1e9,
+            s=55,
+            color=PALETTE[index % len(PALETTE)],
+            marker=markers[index % len(markers)],
+            label=OPERATOR_LABELS[r["operator"]],
+            zorder=3,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")

@@ -41,19 +41,23 @@ def _order_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return train_and_evaluate(build, settings, seed, device, evaluations)
 
 
-FRAME_ORDER = register(Experiment(
-    name="ch01.frame_order",
-    chapter=1,
-    title="A bag of frames against a tiny 3D CNN when the direction of time is the label",
-    question="Can a model that ignores frame order tell a motion from its reverse, and does a 3D CNN?",
-    paper_claim=("3D convolution models temporal information that 2D convolution applied to frames "
-                 "cannot (Tran et al. 2018, sec. 3; Ras et al. 2021, sec. 1)."),
-    arms=("frame_bag_2d", "tiny_c3d"),
-    settings={scale: {"label": "reversal", **values} for scale, values in _DATA.items()},
-    run_unit=_order_unit,
-    comparisons=(Compare("tiny_c3d", "frame_bag_2d"),),
-    bounds=(Bound("frame_bag_2d", 0.5, "the 50 % bound"), Bound("tiny_c3d", 0.5, "the 50 % bound")),
-))
+FRAME_ORDER = register(
+    Experiment(
+        name="ch01.frame_order",
+        chapter=1,
+        title="A bag of frames against a tiny 3D CNN when the direction of time is the label",
+        question="Can a model that ignores frame order tell a motion from its reverse, and does a 3D CNN?",
+        paper_claim=(
+            "3D convolution models temporal information that 2D convolution applied to frames "
+            "cannot (Tran et al. 2018, sec. 3; Ras et al. 2021, sec. 1)."
+        ),
+        arms=("frame_bag_2d", "tiny_c3d"),
+        settings={scale: {"label": "reversal", **values} for scale, values in _DATA.items()},
+        run_unit=_order_unit,
+        comparisons=(Compare("tiny_c3d", "frame_bag_2d"),),
+        bounds=(Bound("frame_bag_2d", 0.5, "the 50 % bound"), Bound("tiny_c3d", 0.5, "the 50 % bound")),
+    )
+)
 
 
 def _audit_unit(arm: str, seed: int, settings: dict, device) -> dict:
@@ -61,16 +65,20 @@ def _audit_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return train_and_evaluate(build, {**settings, "label": arm}, seed, device)
 
 
-LABEL_MODE_AUDIT = register(Experiment(
-    name="ch01.label_mode_audit",
-    chapter=1,
-    title="What an order-blind model reaches in each label mode",
-    question="How much of each Video-MNIST label mode can a bag of frames read without the order of frames?",
-    paper_claim=("Video-MNIST's classes are defined by motion, so temporal modelling is needed "
-                 "(Ras et al. 2021, appendix B; its digit-tied labels are 'digit' mode here)."),
-    arms=("digit", "motion", "reversal"),
-    settings=_DATA,
-    run_unit=_audit_unit,
-    comparisons=(Compare("motion", "reversal"),),
-    bounds=(Bound("reversal", 0.5, "the 50 % bound"),),
-))
+LABEL_MODE_AUDIT = register(
+    Experiment(
+        name="ch01.label_mode_audit",
+        chapter=1,
+        title="What an order-blind model reaches in each label mode",
+        question="How much of each Video-MNIST label mode can a bag of frames read without the order of frames?",
+        paper_claim=(
+            "Video-MNIST's classes are defined by motion, so temporal modelling is needed "
+            "(Ras et al. 2021, appendix B; its digit-tied labels are 'digit' mode here)."
+        ),
+        arms=("digit", "motion", "reversal"),
+        settings=_DATA,
+        run_unit=_audit_unit,
+        comparisons=(Compare("motion", "reversal"),),
+        bounds=(Bound("reversal", 0.5, "the 50 % bound"),),
+    )
+)

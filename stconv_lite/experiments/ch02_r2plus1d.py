@@ -37,20 +37,41 @@ from stconv_lite.models.resnet3d import VideoResNet, group_kinds
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 
 __all__ = [
-    "TIME_ORDER", "OPTIMISATION", "VARIANT_LABELS", "build_variant", "r2plus1d_without_middle_relu",
-    "pair_accuracy", "direction_accuracy", "clip_macs",
+    "TIME_ORDER",
+    "OPTIMISATION",
+    "VARIANT_LABELS",
+    "build_variant",
+    "r2plus1d_without_middle_relu",
+    "pair_accuracy",
+    "direction_accuracy",
+    "clip_macs",
 ]
 
 # How much each run computes. "blocks" is residual blocks per group (1: ResNet-10, 2: ResNet-18).
 _SCALES = {
     "quick": dict(clips_per_class=4, frames=8, size=16, epochs=1, width=4, blocks=1, batch_size=16),
     "small": dict(clips_per_class=40, frames=8, size=16, epochs=12, width=8, blocks=1, lr=3e-3),
-    "full": dict(clips_per_class=200, val_clips_per_class=50, test_clips_per_class=100, frames=16, size=28,
-                 epochs=12, width=16, blocks=2, lr=2e-3, batch_size=128),
+    "full": dict(
+        clips_per_class=200,
+        val_clips_per_class=50,
+        test_clips_per_class=100,
+        frames=16,
+        size=28,
+        epochs=12,
+        width=16,
+        blocks=2,
+        lr=2e-3,
+        batch_size=128,
+    ),
 }
 
 VARIANT_LABELS = {
-    "r2d": "R2D", "fr2d": "f-R2D", "r3d": "R3D", "mc3": "MC3", "rmc3": "rMC3", "r2plus1d": "R(2+1)D",
+    "r2d": "R2D",
+    "fr2d": "f-R2D",
+    "r3d": "R3D",
+    "mc3": "MC3",
+    "rmc3": "rMC3",
+    "r2plus1d": "R(2+1)D",
     "r2plus1d_norelu": "R(2+1)D without the middle ReLU",
 }
 
@@ -69,8 +90,12 @@ def r2plus1d_without_middle_relu(model: nn.Module) -> nn.Module:
             module[2] = nn.Identity()
             changed += 1
     stem = getattr(model, "stem", None)
-    if isinstance(stem, nn.Sequential) and len(stem) == 6 and isinstance(stem[3], nn.Conv3d) \
-            and stem[3].kernel_size[1:] == (1, 1):  # the flat (2+1)D stem: conv, BN, ReLU, conv, BN, ReLU
+    if (
+        isinstance(stem, nn.Sequential)
+        and len(stem) == 6
+        and isinstance(stem[3], nn.Conv3d)
+        and stem[3].kernel_size[1:] == (1, 1)
+    ):  # the flat (2+1)D stem: conv, BN, ReLU, conv, BN, ReLU
         stem[2] = nn.Identity()
         changed += 1
     if not changed:
@@ -116,13 +141,17 @@ _ORDER_EVALUATIONS = {
 _TRAINED: dict[str, dict] = {}
 
 
+def _on_device(measure):
+    """``measure(model, loader, device=...)`` in the ``(model, loader, device)`` form evaluations take."""
+    return lambda model, loader, device: measure(model, loader, device=device)
+
+
 def _unit(arm: str, seed: int, settings: dict, device) -> dict:
     key = json.dumps({"arm": arm, "seed": seed, "settings": settings, "device": str(device)}, sort_keys=True)
     if key in _TRAINED:
         return _TRAINED[key]
     build = functools.partial(build_variant, arm, 10, settings["width"], settings["frames"], settings["blocks"])
-    evaluations = {name: (lambda f: lambda model, loader, d: f(model, loader, device=d))(f)
-                   for name, f in _ORDER_EVALUATIONS.items()}
+    evaluations = {name: _on_device(measure) for name, measure in _ORDER_EVALUATIONS.items()}
     result = train_and_evaluate(build, settings, seed, device, evaluations)
     metrics, curves = result["metrics"], result["curves"]
     metrics["pair_accuracy"] = pair_accuracy(result["confusion"])
@@ -138,38 +167,59 @@ def _unit(arm: str, seed: int, settings: dict, device) -> dict:
 
 _SETTINGS = {scale: {"label": "reversal", **values} for scale, values in _SCALES.items()}
 
-TIME_ORDER = register(Experiment(
-    name="ch02.time_order",
-    chapter=2,
-    title="Which video ResNets can use the order of frames, when the direction of time is the label",
-    question=("On a task where an order-blind model is at most 50 % by construction, which of R2D, f-R2D, "
-              "R3D, MC3, rMC3 and R(2+1)D read the order of frames, and at what cost?"),
-    paper_claim=("f-R2D fuses frames only by pooling at the end; R2D collapses time in its first layer; "
-                 "every network with 3D or (2+1)D convolutions beats both 2D ones on Kinetics, and R(2+1)D "
-                 "is the most accurate (Tran et al. 2018, Table 2)."),
-    arms=("fr2d", "r2d", "mc3", "rmc3", "r3d", "r2plus1d"),
-    settings=_SETTINGS,
-    run_unit=_unit,
-    comparisons=(Compare("r2d", "fr2d"), Compare("mc3", "r2d"), Compare("rmc3", "r2d"), Compare("r3d", "r2d"),
-                 Compare("r2plus1d", "r2d"), Compare("r2plus1d", "r3d"), Compare("mc3", "rmc3")),
-    bounds=(Bound("fr2d", 0.5, "the 50 % bound"), Bound("r2d", 0.5, "the 50 % bound")),
-))
+TIME_ORDER = register(
+    Experiment(
+        name="ch02.time_order",
+        chapter=2,
+        title="Which video ResNets can use the order of frames, when the direction of time is the label",
+        question=(
+            "On a task where an order-blind model is at most 50 % by construction, which of R2D, f-R2D, "
+            "R3D, MC3, rMC3 and R(2+1)D read the order of frames, and at what cost?"
+        ),
+        paper_claim=(
+            "f-R2D fuses frames only by pooling at the end; R2D collapses time in its first layer; "
+            "every network with 3D or (2+1)D convolutions beats both 2D ones on Kinetics, and R(2+1)D "
+            "is the most accurate (Tran et al. 2018, Table 2)."
+        ),
+        arms=("fr2d", "r2d", "mc3", "rmc3", "r3d", "r2plus1d"),
+        settings=_SETTINGS,
+        run_unit=_unit,
+        comparisons=(
+            Compare("r2d", "fr2d"),
+            Compare("mc3", "r2d"),
+            Compare("rmc3", "r2d"),
+            Compare("r3d", "r2d"),
+            Compare("r2plus1d", "r2d"),
+            Compare("r2plus1d", "r3d"),
+            Compare("mc3", "rmc3"),
+        ),
+        bounds=(Bound("fr2d", 0.5, "the 50 % bound"), Bound("r2d", 0.5, "the 50 % bound")),
+    )
+)
 
-OPTIMISATION = register(Experiment(
-    name="ch02.optimisation",
-    chapter=2,
-    title="Is R(2+1)D easier to optimise than R3D at the same number of parameters?",
-    question=("Trained on the same clips with the same budget, does R(2+1)D reach a lower training loss than "
-              "R3D at matched parameters, and does it still without its middle ReLU?"),
-    paper_claim=("(2+1)D CNNs are easier to optimise than 3D CNNs: lower training error at the same number "
-                 "of parameters (Tran et al. 2018, sec. 3.5 and the training-error figure)."),
-    arms=("r3d", "r2plus1d", "r2plus1d_norelu"),
-    settings=_SETTINGS,
-    run_unit=_unit,
-    comparisons=(Compare("r2plus1d", "r3d", "final_train_loss", higher_is_better=False),
-                 Compare("r2plus1d", "r3d", "mean_train_loss", higher_is_better=False),
-                 Compare("r2plus1d", "r3d"),
-                 Compare("r2plus1d", "r2plus1d_norelu", "final_train_loss", higher_is_better=False),
-                 Compare("r2plus1d", "r2plus1d_norelu"),
-                 Compare("r2plus1d", "r3d", "ms_per_step", higher_is_better=False)),
-))
+OPTIMISATION = register(
+    Experiment(
+        name="ch02.optimisation",
+        chapter=2,
+        title="Is R(2+1)D easier to optimise than R3D at the same number of parameters?",
+        question=(
+            "Trained on the same clips with the same budget, does R(2+1)D reach a lower training loss than "
+            "R3D at matched parameters, and does it still without its middle ReLU?"
+        ),
+        paper_claim=(
+            "(2+1)D CNNs are easier to optimise than 3D CNNs: lower training error at the same number "
+            "of parameters (Tran et al. 2018, sec. 3.5 and the training-error figure)."
+        ),
+        arms=("r3d", "r2plus1d", "r2plus1d_norelu"),
+        settings=_SETTINGS,
+        run_unit=_unit,
+        comparisons=(
+            Compare("r2plus1d", "r3d", "final_train_loss", higher_is_better=False),
+            Compare("r2plus1d", "r3d", "mean_train_loss", higher_is_better=False),
+            Compare("r2plus1d", "r3d"),
+            Compare("r2plus1d", "r2plus1d_norelu", "final_train_loss", higher_is_better=False),
+            Compare("r2plus1d", "r2plus1d_norelu"),
+            Compare("r2plus1d", "r3d", "ms_per_step", higher_is_better=False),
+        ),
+    )
+)

@@ -43,21 +43,60 @@ from stconv_lite.ops.tadaconv import TAdaConvWithGenerator
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
 __all__ = [
-    "ABLATION_ARMS", "ABLATION_LABELS", "PLUGIN_ARMS", "PLUGIN_LABELS", "ORDER_BLIND", "REVERSAL_BLIND",
-    "INVARIANCE_TOLERANCE", "build_arm", "pair_and_direction", "tsn_aggregation_small", "r2plus1d_tsn_small", "order_metrics",
-    "ABLATION", "PLUGIN",
+    "ABLATION_ARMS",
+    "ABLATION_LABELS",
+    "PLUGIN_ARMS",
+    "PLUGIN_LABELS",
+    "ORDER_BLIND",
+    "REVERSAL_BLIND",
+    "INVARIANCE_TOLERANCE",
+    "build_arm",
+    "pair_and_direction",
+    "tsn_aggregation_small",
+    "r2plus1d_tsn_small",
+    "order_metrics",
+    "ABLATION",
+    "PLUGIN",
 ]
 
 # Settings per scale ("small": both experiments together fit the CPU book build, see the chapter).
 _DATA = {
-    "quick": dict(label="reversal", clips_per_class=4, test_clips_per_class=10, frames=8, size=20, epochs=1,
-                  width=4, batch_size=16, lr=3e-3),
-    "small": dict(label="reversal", clips_per_class=40, frames=8, size=20, epochs=12, patience=None,
-                  width=8, batch_size=32, lr=6e-3),
+    "quick": dict(
+        label="reversal",
+        clips_per_class=4,
+        test_clips_per_class=10,
+        frames=8,
+        size=20,
+        epochs=1,
+        width=4,
+        batch_size=16,
+        lr=3e-3,
+    ),
+    "small": dict(
+        label="reversal",
+        clips_per_class=40,
+        frames=8,
+        size=20,
+        epochs=12,
+        patience=None,
+        width=8,
+        batch_size=32,
+        lr=6e-3,
+    ),
     # GPU: these models are too small to fill one, so a step costs about the same at any batch size up
     # to a few hundred clips; 5x the clips of "small", twice the width, full-size frames, ~160 steps.
-    "full": dict(label="reversal", clips_per_class=200, test_clips_per_class=100, frames=8, size=28, epochs=10,
-                 patience=None, width=16, batch_size=128, lr=4e-3),
+    "full": dict(
+        label="reversal",
+        clips_per_class=200,
+        test_clips_per_class=100,
+        frames=8,
+        size=28,
+        epochs=10,
+        patience=None,
+        width=16,
+        batch_size=128,
+        lr=4e-3,
+    ),
 }
 
 # The rows of table 3 (a: calibration generation, b: aggregation), as (model name, options).
@@ -96,13 +135,15 @@ def _fresh_aggregation(model: nn.Module) -> nn.Module:
     return model
 
 
-def tsn_aggregation_small(num_classes: int, in_channels: int = 1, *, width: int = 16,
-                          layers: tuple[int, ...] = (1, 1, 1, 1)) -> TSNResNet:
+def tsn_aggregation_small(
+    num_classes: int, in_channels: int = 1, *, width: int = 16, layers: tuple[int, ...] = (1, 1, 1, 1)
+) -> TSNResNet:
     """``tsn_small`` whose BN + ReLU after every 3x3 conv is the temporal aggregation of eq. (7).
 
     Table 3b's "FA without TAdaConv" row ("x, Avg., Sc., SepBN", 57.0 on SSV2). Like TAda2D, the
     aggregation's $\\mathrm{BN}_2$ starts at zero, so a fresh model computes exactly what TSN computes.
     """
+
     def block(cin: int, mid: int, stride: int, *, stage: int, index: int) -> nn.Module:
         return Bottleneck(cin, mid, stride, spatial_norm=lambda c: TemporalAggregation(c, 3, mode="sepbn"))
 
@@ -113,22 +154,41 @@ class _SpatialThenTemporal(nn.Sequential):
     """Table A1's R(2+1)D pair inside a bottleneck: a 1x3x3 conv (or a TAdaConv), BN, ReLU, a 3x1x1 conv."""
 
     def __init__(self, cin: int, cout: int, stride: int, tada: bool) -> None:
-        spatial = (TAdaConvWithGenerator(cin, cout, 3, stride=stride, padding=1, bias=False) if tada
-                   else frame_conv3x3(cin, cout, stride))
-        super().__init__(spatial, nn.BatchNorm3d(cout), nn.ReLU(inplace=True),
-                         nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0), bias=False))
+        spatial = (
+            TAdaConvWithGenerator(cin, cout, 3, stride=stride, padding=1, bias=False)
+            if tada
+            else frame_conv3x3(cin, cout, stride)
+        )
+        super().__init__(
+            spatial,
+            nn.BatchNorm3d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0), bias=False),
+        )
 
 
-def r2plus1d_tsn_small(num_classes: int, in_channels: int = 1, *, width: int = 16, tada: bool = False,
-                       layers: tuple[int, ...] = (1, 1, 1, 1)) -> TSNResNet:
+def r2plus1d_tsn_small(
+    num_classes: int,
+    in_channels: int = 1,
+    *,
+    width: int = 16,
+    tada: bool = False,
+    layers: tuple[int, ...] = (1, 1, 1, 1),
+) -> TSNResNet:
     """R(2+1)D of table A1 at ``tsn_small``'s size: every bottleneck's 3x3 is followed by a 3x1x1 temporal conv.
 
     ``tada=True`` makes the spatial 1x3x3 a TAdaConv with its generator (table 2's "✓(2d)" row);
     everything else, including the temporal conv and its initialisation law, is the same.
     """
+
     def block(cin: int, mid: int, stride: int, *, stage: int, index: int) -> nn.Module:
-        return Bottleneck(cin, mid, stride, spatial_conv=lambda i, o, s: _SpatialThenTemporal(i, o, s, tada),
-                          spatial_norm=BatchNormReLU3d)
+        return Bottleneck(
+            cin,
+            mid,
+            stride,
+            spatial_conv=lambda i, o, s: _SpatialThenTemporal(i, o, s, tada),
+            spatial_norm=BatchNormReLU3d,
+        )
 
     model = TSNResNet(num_classes, in_channels, layers, width, block=block)
     for module in model.modules():
@@ -208,42 +268,56 @@ def _unit(arm: str, seed: int, settings: dict, device) -> dict:
     return result
 
 
-ABLATION = register(Experiment(
-    name="ch05.ablation",
-    chapter=5,
-    title="The rows of table 3 when the direction of time is the label",
-    question=("Which parts of TAda2D (local temporal context, global descriptor, temporal aggregation) let a "
-              "frame-wise 2D network tell a motion from its reverse?"),
-    paper_claim=("Local temporal context in the calibration generator is what makes TAdaConv temporal "
-                 "(table 3a: 54.4 -> 59.2 % with G, 36.8 -> 57.8 % without); the aggregation adds on top "
-                 "(table 3b: 59.2 -> 63.8 %); TAda2D beats TSN by 31.8 points on SSV2 (Huang et al. 2022, sec. 5.2)."),
-    arms=tuple(ABLATION_ARMS),
-    settings=_DATA,
-    run_unit=_unit,
-    comparisons=(
-        Compare("tada2d", "tsn"),
-        Compare("tada_k33_g", "tada_k11_g", "direction_accuracy"),
-        Compare("tada_k33_g", "tada_k11_g"),
-        Compare("tada2d", "tada_k33_g"),
-        Compare("tsn_aggr", "tsn"),
-        Compare("tada2d", "tsn", "mean_train_loss", higher_is_better=False),
-    ),
-    bounds=tuple(Bound(arm, 0.5, "the 50 % of a reversal-blind model", "direction_accuracy") for arm in ABLATION_ARMS),
-))
+ABLATION = register(
+    Experiment(
+        name="ch05.ablation",
+        chapter=5,
+        title="The rows of table 3 when the direction of time is the label",
+        question=(
+            "Which parts of TAda2D (local temporal context, global descriptor, temporal aggregation) let a "
+            "frame-wise 2D network tell a motion from its reverse?"
+        ),
+        paper_claim=(
+            "Local temporal context in the calibration generator is what makes TAdaConv temporal "
+            "(table 3a: 54.4 -> 59.2 % with G, 36.8 -> 57.8 % without); the aggregation adds on top "
+            "(table 3b: 59.2 -> 63.8 %); TAda2D beats TSN by 31.8 points on SSV2 (Huang et al. 2022, sec. 5.2)."
+        ),
+        arms=tuple(ABLATION_ARMS),
+        settings=_DATA,
+        run_unit=_unit,
+        comparisons=(
+            Compare("tada2d", "tsn"),
+            Compare("tada_k33_g", "tada_k11_g", "direction_accuracy"),
+            Compare("tada_k33_g", "tada_k11_g"),
+            Compare("tada2d", "tada_k33_g"),
+            Compare("tsn_aggr", "tsn"),
+            Compare("tada2d", "tsn", "mean_train_loss", higher_is_better=False),
+        ),
+        bounds=tuple(
+            Bound(arm, 0.5, "the 50 % of a reversal-blind model", "direction_accuracy") for arm in ABLATION_ARMS
+        ),
+    )
+)
 
-PLUGIN = register(Experiment(
-    name="ch05.plugin",
-    chapter=5,
-    title="TAdaConv plugged into an R(2+1)D (table 2), on the direction of time",
-    question="Does calibrating the spatial convs of an R(2+1)D with TAdaConv improve it when the label is the direction of time?",
-    paper_claim=("TAdaConv improves R(2+1)D when it replaces its spatial convs: +1.56 points on K400 and +1.80 "
-                 "on SSV2 (table 2, 'checkmark (2d)'), at negligible extra FLOPs (Huang et al. 2022, sec. 5.1)."),
-    arms=tuple(PLUGIN_ARMS),
-    settings=_DATA,
-    run_unit=_unit,
-    comparisons=(Compare("tada_r2plus1d", "r2plus1d"), Compare("tada_r2plus1d", "r2plus1d", "direction_accuracy")),
-    bounds=tuple(Bound(arm, 0.5, "the 50 % of a reversal-blind model", "direction_accuracy") for arm in PLUGIN_ARMS),
-))
+PLUGIN = register(
+    Experiment(
+        name="ch05.plugin",
+        chapter=5,
+        title="TAdaConv plugged into an R(2+1)D (table 2), on the direction of time",
+        question="Does calibrating the spatial convs of an R(2+1)D with TAdaConv improve it when the label is the direction of time?",
+        paper_claim=(
+            "TAdaConv improves R(2+1)D when it replaces its spatial convs: +1.56 points on K400 and +1.80 "
+            "on SSV2 (table 2, 'checkmark (2d)'), at negligible extra FLOPs (Huang et al. 2022, sec. 5.1)."
+        ),
+        arms=tuple(PLUGIN_ARMS),
+        settings=_DATA,
+        run_unit=_unit,
+        comparisons=(Compare("tada_r2plus1d", "r2plus1d"), Compare("tada_r2plus1d", "r2plus1d", "direction_accuracy")),
+        bounds=tuple(
+            Bound(arm, 0.5, "the 50 % of a reversal-blind model", "direction_accuracy") for arm in PLUGIN_ARMS
+        ),
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -293,28 +367,36 @@ def ablation_story(run: dict) -> str:
     on_top = comparison(run, "tada2d", "tada_k33_g")
     alone = comparison(run, "tsn_aggr", "tsn")
     lines = [
-        _pick(local,
-              "**Local temporal context is what reads the order, as table 3a says.** ",
-              "**Not shown at this scale that local context reads the order** (table 3a says it does). ",
-              "**Against table 3a:** ")
+        _pick(
+            local,
+            "**Local temporal context is what reads the order, as table 3a says.** ",
+            "**Not shown at this scale that local context reads the order** (table 3a says it does). ",
+            "**Against table 3a:** ",
+        )
         + f"With kernels (3, 3) the direction accuracy is {pct(local['a_mean'])}; with kernels (1, 1) it is "
         f"{pct(local['b_mean'])}, as it must be for a model blind to frame order. " + comparison_sentence(local),
-        _pick(full,
-              f"**TAda2D is more accurate than TSN**, as in table 3b (+31.8 points on SSV2); here the gain is "
-              f"{_points(full['mean_difference'])}. ",
-              "**No detectable difference between TAda2D and TSN** at this scale (table 3b: +31.8 points on SSV2). ",
-              "**TSN is more accurate than TAda2D here**, against table 3b (+31.8 points on SSV2). ")
+        _pick(
+            full,
+            f"**TAda2D is more accurate than TSN**, as in table 3b (+31.8 points on SSV2); here the gain is "
+            f"{_points(full['mean_difference'])}. ",
+            "**No detectable difference between TAda2D and TSN** at this scale (table 3b: +31.8 points on SSV2). ",
+            "**TSN is more accurate than TAda2D here**, against table 3b (+31.8 points on SSV2). ",
+        )
         + f"TSN's {pct(full['b_mean'])} is its motion-pair accuracy ({pct(s['tsn']['motion_pair_accuracy']['mean'])}) "
         f"times a direction accuracy of exactly 50 %. " + comparison_sentence(full),
-        _pick(on_top,
-              "**The aggregation adds to TAdaConv**, as table 3b says (+4.6 points on SSV2). ",
-              "**No detectable gain from adding the aggregation to TAdaConv** at this scale (table 3b: +4.6 points). ",
-              "**The aggregation costs accuracy on top of TAdaConv here**, against table 3b (+4.6 points). ")
+        _pick(
+            on_top,
+            "**The aggregation adds to TAdaConv**, as table 3b says (+4.6 points on SSV2). ",
+            "**No detectable gain from adding the aggregation to TAdaConv** at this scale (table 3b: +4.6 points). ",
+            "**The aggregation costs accuracy on top of TAdaConv here**, against table 3b (+4.6 points). ",
+        )
         + comparison_sentence(on_top),
-        _pick(alone,
-              "**The aggregation alone helps TSN** (table 3b: +25.0 points on SSV2), ",
-              "**No detectable gain from the aggregation alone** (table 3b: +25.0 points on SSV2), ",
-              "**The aggregation alone hurts TSN here** (table 3b: +25.0 points on SSV2), ")
+        _pick(
+            alone,
+            "**The aggregation alone helps TSN** (table 3b: +25.0 points on SSV2), ",
+            "**No detectable gain from the aggregation alone** (table 3b: +25.0 points on SSV2), ",
+            "**The aggregation alone hurts TSN here** (table 3b: +25.0 points on SSV2), ",
+        )
         + f"and whatever it changes is in naming the motion ({pct(s['tsn_aggr']['motion_pair_accuracy']['mean'])} vs "
         f"{pct(s['tsn']['motion_pair_accuracy']['mean'])} motion-pair accuracy): its direction accuracy is "
         f"{pct(s['tsn_aggr']['direction_accuracy']['mean'])}, since a symmetric average over time cannot tell "
@@ -328,14 +410,21 @@ def loss_sentence(run: dict) -> str:
     from stconv_lite.experiments.report import comparison_sentence
 
     c = comparison(run, "tada2d", "tsn", "mean_train_loss")
-    return _pick(c,
-                 "**TAda2D's training loss is lower than TSN's over the run**, as in the paper's fig. A2. ",
-                 "**No detectable difference in training loss between TAda2D and TSN** over the run "
-                 "(the paper's fig. A2 shows TAda2D lower). ",
-                 "**TSN's training loss is lower than TAda2D's over the run**, against the paper's fig. A2. ") \
-        + comparison_sentence(c) + (" On this task the comparison is not only about fitting: a model blind to the "
-                                    "order gives a clip and its reverse the same probabilities (in evaluation mode), "
-                                    "so its loss averaged over the two cannot go below ln 2 = 0.69.")
+    return (
+        _pick(
+            c,
+            "**TAda2D's training loss is lower than TSN's over the run**, as in the paper's fig. A2. ",
+            "**No detectable difference in training loss between TAda2D and TSN** over the run "
+            "(the paper's fig. A2 shows TAda2D lower). ",
+            "**TSN's training loss is lower than TAda2D's over the run**, against the paper's fig. A2. ",
+        )
+        + comparison_sentence(c)
+        + (
+            " On this task the comparison is not only about fitting: a model blind to the "
+            "order gives a clip and its reverse the same probabilities (in evaluation mode), "
+            "so its loss averaged over the two cannot go below ln 2 = 0.69."
+        )
+    )
 
 
 def plugin_story(run: dict) -> str:
@@ -345,13 +434,17 @@ def plugin_story(run: dict) -> str:
     acc = comparison(run, "tada_r2plus1d", "r2plus1d")
     direction = comparison(run, "tada_r2plus1d", "r2plus1d", "direction_accuracy")
     gains = " and ".join(f"+{v} on {k}" for k, v in PAPER_TABLE2_GAIN.items())
-    first = _pick(acc,
-                  f"**TAdaConv improves the R(2+1)D here**, as in table 2 ({gains}): ",
-                  f"**No detectable difference between R(2+1)D with and without TAdaConv** at this scale "
-                  f"(table 2: {gains}, with far more data and seeds than here). ",
-                  f"**TAdaConv makes the R(2+1)D worse here**, against table 2 ({gains}). ")
-    return "\n".join(f"- {line}" for line in (first + comparison_sentence(acc),
-                                             "Direction accuracy: " + comparison_sentence(direction)))
+    first = _pick(
+        acc,
+        f"**TAdaConv improves the R(2+1)D here**, as in table 2 ({gains}): ",
+        f"**No detectable difference between R(2+1)D with and without TAdaConv** at this scale "
+        f"(table 2: {gains}, with far more data and seeds than here). ",
+        f"**TAdaConv makes the R(2+1)D worse here**, against table 2 ({gains}). ",
+    )
+    return "\n".join(
+        f"- {line}"
+        for line in (first + comparison_sentence(acc), "Direction accuracy: " + comparison_sentence(direction))
+    )
 
 
 def direction_by_motion(run: dict, arm: str) -> list[tuple[float, float]]:
@@ -390,24 +483,34 @@ def motion_sentence(run: dict, arm: str, motions: list[tuple[str, str]], label: 
     best = max(range(len(per)), key=lambda m: per[m][1])
     worst = min(range(len(per)), key=lambda m: per[m][1])
     best_name, worst_name = (f"*{motions[m][0]} / {motions[m][1]}*" for m in (best, worst))
-    return (f"{label} reads the direction best for {best_name} ({pct(per[best][1])} of the clips whose motion it "
-            f"names) and worst for {worst_name} ({pct(per[worst][1])}).")
+    return (
+        f"{label} reads the direction best for {best_name} ({pct(per[best][1])} of the clips whose motion it "
+        f"names) and worst for {worst_name} ({pct(per[worst][1])})."
+    )
 
 
 def invariance_table(run: dict, labels: dict) -> str:
     """Markdown: per arm, what symmetry allows and what the trained models did under reversal and shuffling."""
     from stconv_lite.experiments.report import pct
 
-    rows = ["| arm | by construction | predictions kept, reversed clips | predictions kept, shuffled frames "
-            "| largest logit change, reversed | largest logit change, shuffled |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| arm | by construction | predictions kept, reversed clips | predictions kept, shuffled frames "
+        "| largest logit change, reversed | largest logit change, shuffled |",
+        "|---|---|---|---|---|---|",
+    ]
     for arm in run["arms"]:
         units = [u["metrics"] for u in run["units"] if u["arm"] == arm]
         mean = {k: sum(u[k] for u in units) / len(units) for k in ("reversal_agreement", "shuffle_agreement")}
         top = {k: max(u[k] for u in units) for k in ("reversal_max_logit_change", "shuffle_max_logit_change")}
-        rows.append(f"| {labels.get(arm, arm)} | {BY_CONSTRUCTION.get(arm, '')} | {pct(mean['reversal_agreement'])} | "
-                    f"{pct(mean['shuffle_agreement'])} | {top['reversal_max_logit_change']:.2g} | "
-                    f"{top['shuffle_max_logit_change']:.2g} |")
-    return "\n".join(rows) + "\n\n*Mean over seeds of the fraction of test clips whose predicted class is unchanged; largest change of any logit over all seeds.*"
+        rows.append(
+            f"| {labels.get(arm, arm)} | {BY_CONSTRUCTION.get(arm, '')} | {pct(mean['reversal_agreement'])} | "
+            f"{pct(mean['shuffle_agreement'])} | {top['reversal_max_logit_change']:.2g} | "
+            f"{top['shuffle_max_logit_change']:.2g} |"
+        )
+    return (
+        "\n".join(rows)
+        + "\n\n*Mean over seeds of the fraction of test clips whose predicted class is unchanged; largest change of any logit over all seeds.*"
+    )
 
 
 def check_invariances(run: dict) -> list[str]:
@@ -437,9 +540,11 @@ def budget_sentence(run: dict, labels: dict) -> str:
             late.append(labels.get(arm, arm))
     text = f"Best validation epoch per seed, of {epochs}: " + "; ".join(parts) + ". "
     if late:
-        return text + ("For " + ", ".join(late) + " the best epoch came in the last two for at least one seed: those "
-                       "models were still improving when the budget ended, so their numbers are at this stated "
-                       "budget, not at convergence.")
+        return text + (
+            "For " + ", ".join(late) + " the best epoch came in the last two for at least one seed: those "
+            "models were still improving when the budget ended, so their numbers are at this stated "
+            "budget, not at convergence."
+        )
     return text + "Every arm peaked before the last two epochs of the budget."
 
 
@@ -451,8 +556,10 @@ def tada2d_vs_r2plus1d(ablation: dict, plugin: dict) -> dict:
     """
     from stconv_lite.experiments.stats import paired_comparison
 
-    same = (ablation["card"]["settings"] == plugin["card"]["settings"]
-            and ablation["card"]["seeds"] == plugin["card"]["seeds"])
+    same = (
+        ablation["card"]["settings"] == plugin["card"]["settings"]
+        and ablation["card"]["seeds"] == plugin["card"]["seeds"]
+    )
     if not same:
         raise ValueError("TAda2D and R(2+1)D can be paired only when both runs share settings and seeds")
 
@@ -460,8 +567,9 @@ def tada2d_vs_r2plus1d(ablation: dict, plugin: dict) -> dict:
         units = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
         return [u["metrics"]["test_accuracy"] for u in units]
 
-    return paired_comparison(per_seed(ablation, "tada2d"), per_seed(plugin, "r2plus1d"),
-                             a="tada2d", b="r2plus1d").as_dict()
+    return paired_comparison(
+        per_seed(ablation, "tada2d"), per_seed(plugin, "r2plus1d"), a="tada2d", b="r2plus1d"
+    ).as_dict()
 
 
 def across_sentence(comparison_: dict) -> str:
@@ -469,8 +577,9 @@ def across_sentence(comparison_: dict) -> str:
     from stconv_lite.experiments.report import comparison_sentence
 
     paper = "K400 76.3 vs 73.63 %, SSV2 63.8 vs 61.06 % (tables 7, 5 and 2)"
-    return _pick(comparison_,
-                 f"**TAda2D is more accurate than the R(2+1)D**, as in the paper ({paper}). ",
-                 f"**No detectable difference between TAda2D and the R(2+1)D** (paper: {paper}). ",
-                 f"**The R(2+1)D is more accurate than TAda2D here**, against the paper ({paper}). ") \
-        + comparison_sentence(comparison_)
+    return _pick(
+        comparison_,
+        f"**TAda2D is more accurate than the R(2+1)D**, as in the paper ({paper}). ",
+        f"**No detectable difference between TAda2D and the R(2+1)D** (paper: {paper}). ",
+        f"**The R(2+1)D is more accurate than TAda2D here**, against the paper ({paper}). ",
+    ) + comparison_sentence(comparison_)

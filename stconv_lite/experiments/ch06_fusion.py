@@ -39,7 +39,12 @@ import torch.nn.functional as F
 
 from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.analysis.fusion_strategies import (
-    apply_strategy, gate_probabilities, recalibrate_bn, sample_strategy, strategy_units, uniform_strategy,
+    apply_strategy,
+    gate_probabilities,
+    recalibrate_bn,
+    sample_strategy,
+    strategy_units,
+    uniform_strategy,
 )
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
 from stconv_lite.experiments.tasks import confusion_matrix, loaders_for, train_and_evaluate
@@ -48,7 +53,13 @@ from stconv_lite.ops.droppath import variational_kl
 from stconv_lite.train import fit, predict
 
 __all__ = [
-    "SETTINGS", "TemporalPool", "train_template", "rank_strategies", "usage", "TABLE2", "DATA_CHARACTER",
+    "SETTINGS",
+    "TemporalPool",
+    "train_template",
+    "rank_strategies",
+    "usage",
+    "TABLE2",
+    "DATA_CHARACTER",
     "UNIT_KINDS",
 ]
 
@@ -58,17 +69,59 @@ UNIT_KINDS = ("S", "ST", "S+ST", "none")
 # its best validation epoch) and of the warm-up, which *is* the S+ST network; v-DropPath then trains
 # ``vdp_epochs`` more, and so does the gates-off control S+ST_long (the template's whole budget).
 SETTINGS = {
-    "quick": dict(label="reversal", clips_per_class=4, val_clips_per_class=4, test_clips_per_class=4, frames=8,
-                  size=20, width=4, batch_size=16, lr=3e-3, gate_lr=3e-2, epochs=1, vdp_epochs=1,
-                  length_scale=30.0, samples=3, recal_batches=2),
-    "small": dict(label="reversal", clips_per_class=30, val_clips_per_class=10, test_clips_per_class=30, frames=8,
-                  size=20, width=8, batch_size=16, lr=3e-3, gate_lr=3e-2, epochs=12, vdp_epochs=6,
-                  length_scale=30.0, samples=10, recal_batches=4),
+    "quick": dict(
+        label="reversal",
+        clips_per_class=4,
+        val_clips_per_class=4,
+        test_clips_per_class=4,
+        frames=8,
+        size=20,
+        width=4,
+        batch_size=16,
+        lr=3e-3,
+        gate_lr=3e-2,
+        epochs=1,
+        vdp_epochs=1,
+        length_scale=30.0,
+        samples=3,
+        recal_batches=2,
+    ),
+    "small": dict(
+        label="reversal",
+        clips_per_class=30,
+        val_clips_per_class=10,
+        test_clips_per_class=30,
+        frames=8,
+        size=20,
+        width=8,
+        batch_size=16,
+        lr=3e-3,
+        gate_lr=3e-2,
+        epochs=12,
+        vdp_epochs=6,
+        length_scale=30.0,
+        samples=10,
+        recal_batches=4,
+    ),
     # Sized (not yet measured: no GPU was lent when this was written) for both experiments together to
     # take about 1.5 minutes on one H200: batch 128 keeps the step count low for a model this small.
-    "full": dict(label="reversal", clips_per_class=120, val_clips_per_class=30, test_clips_per_class=100, frames=16,
-                 size=28, width=12, batch_size=128, lr=3e-3, gate_lr=3e-2, epochs=16, vdp_epochs=8,
-                 length_scale=30.0, samples=30, recal_batches=4),
+    "full": dict(
+        label="reversal",
+        clips_per_class=120,
+        val_clips_per_class=30,
+        test_clips_per_class=100,
+        frames=16,
+        size=28,
+        width=12,
+        batch_size=128,
+        lr=3e-3,
+        gate_lr=3e-2,
+        epochs=16,
+        vdp_epochs=8,
+        length_scale=30.0,
+        samples=30,
+        recal_batches=4,
+    ),
 }
 
 
@@ -101,8 +154,9 @@ class TemporalPool(nn.Module):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """Shapes: video (B, C, T, H, W) -> logits (B, classes); the template sees ceil(T / 2) frames."""
-        pooled = F.avg_pool3d(video, (self.window, 1, 1), (self.stride, 1, 1), padding=(self.window // 2, 0, 0),
-                              count_include_pad=False)
+        pooled = F.avg_pool3d(
+            video, (self.window, 1, 1), (self.stride, 1, 1), padding=(self.window // 2, 0, 0), count_include_pad=False
+        )
         return self.template(pooled)
 
 
@@ -113,8 +167,10 @@ def _new_template(settings: dict, strategy=None) -> nn.Module:
 def _gate_snapshot(model: nn.Module) -> dict:
     """Per gate: drop probability and the norm of the kernel it guards (the KL's weight term)."""
     paths = [(pos, path, model.positions[pos].paths[path]) for pos, path, _ in model.gates()]
-    return {"p": [float(p.gate.p.detach()) for _, _, p in paths],
-            "norm": [float(p.conv.weight.detach().norm()) for _, _, p in paths]}
+    return {
+        "p": [float(p.gate.p.detach()) for _, _, p in paths],
+        "norm": [float(p.conv.weight.detach().norm()) for _, _, p in paths],
+    }
 
 
 _CACHE: dict[str, dict] = {}
@@ -132,9 +188,11 @@ def warm_up(settings: dict, seed: int, device, pooled: bool = False) -> dict:
     """
     key = _key("warm", settings, seed, str(device), pooled)
     if key not in _CACHE:
+
         def build():
             template = _new_template(settings, "S+ST")  # the template's modules, gates "off"
             return TemporalPool(template) if pooled else template
+
         _CACHE[key] = train_and_evaluate(build, _scratch_settings(settings), seed, device)
     return _CACHE[key]
 
@@ -158,22 +216,37 @@ def train_template(settings: dict, seed: int, device, pooled: bool = False, kl: 
     weights = [t for t in model.parameters() if id(t) not in ids]
     # Adam with the gate logits at a 10x larger rate: a few CPU epochs need p to move faster than
     # the paper's single SGD rate over 90 epochs would move it.
-    optimizer = torch.optim.Adam([{"params": weights, "lr": settings["lr"]},
-                                  {"params": logits, "lr": settings["gate_lr"]}])
+    optimizer = torch.optim.Adam(
+        [{"params": weights, "lr": settings["lr"]}, {"params": logits, "lr": settings["gate_lr"]}]
+    )
     n_train = len(train_loader.dataset)
     regulariser = (lambda m: variational_kl(m, settings["length_scale"], n_train)) if kl else None
     # the same fit for the gates-off control: its gate logits get no gradient and stay at p0
     trace = [_gate_snapshot(model)]
-    history = fit(model, train_loader, settings["vdp_epochs"], val_loader=val_loader, optimizer=optimizer,
-                  device=device, progress=False, seed=seed + 1, regulariser=regulariser,
-                  callbacks=[lambda end: trace.append(_gate_snapshot(end.model)) and None])
+    history = fit(
+        model,
+        train_loader,
+        settings["vdp_epochs"],
+        val_loader=val_loader,
+        optimizer=optimizer,
+        device=device,
+        progress=False,
+        seed=seed + 1,
+        regulariser=regulariser,
+        callbacks=[lambda end: trace.append(_gate_snapshot(end.model)) and None],
+    )
     curves = {k: warm["curves"][k] + v for k, v in history.as_dict().items() if isinstance(v, list)}
     curves["steps"] = warm["curves"]["steps"] + [s + warm["curves"]["steps"][-1] for s in history.steps]
-    _CACHE[key] = {"model": model, "curves": curves, "trace": trace, "vdp_epochs": len(history.val_acc),
-                   "gate_names": [f"{pos}/{path}" for pos, path, _ in model.gates()],
-                   "warm_val_accuracy": warm["metrics"]["best_val_accuracy"],
-                   "warm_test_accuracy": warm["metrics"]["test_accuracy"],
-                   "train_seconds": warm["metrics"]["train_seconds"] + sum(history.epoch_seconds)}
+    _CACHE[key] = {
+        "model": model,
+        "curves": curves,
+        "trace": trace,
+        "vdp_epochs": len(history.val_acc),
+        "gate_names": [f"{pos}/{path}" for pos, path, _ in model.gates()],
+        "warm_val_accuracy": warm["metrics"]["best_val_accuracy"],
+        "warm_test_accuracy": warm["metrics"]["test_accuracy"],
+        "train_seconds": warm["metrics"]["train_seconds"] + sum(history.epoch_seconds),
+    }
     return _CACHE[key]
 
 
@@ -233,8 +306,11 @@ def _marginal_metrics(model: nn.Module) -> dict[str, float]:
     p_s = [v["S"] for v in probs.values()]
     p_st = [v["ST"] for v in probs.values()]
     # Mean over positions of 1 - p: the expected fraction of positions whose path a sampled strategy keeps.
-    return {"s_kept_fraction": 1 - sum(p_s) / len(p_s), "st_kept_fraction": 1 - sum(p_st) / len(p_st),
-            "p_spread": float(torch.tensor(p_s + p_st).std())}
+    return {
+        "s_kept_fraction": 1 - sum(p_s) / len(p_s),
+        "st_kept_fraction": 1 - sum(p_st) / len(p_st),
+        "p_spread": float(torch.tensor(p_s + p_st).std()),
+    }
 
 
 def _plain_unit(trained: dict, settings: dict, seed: int, device) -> dict:
@@ -244,12 +320,19 @@ def _plain_unit(trained: dict, settings: dict, seed: int, device) -> dict:
     logits, labels = predict(model, test_loader, device=device)
     matrix = confusion_matrix(logits, labels, 10)
     return {
-        "metrics": {"test_accuracy": (logits.argmax(1) == labels).float().mean().item(),
-                    "best_val_accuracy": trained["curves"]["val_acc"][-1],
-                    "warm_test_accuracy": trained["warm_test_accuracy"], "train_seconds": trained["train_seconds"]},
+        "metrics": {
+            "test_accuracy": (logits.argmax(1) == labels).float().mean().item(),
+            "best_val_accuracy": trained["curves"]["val_acc"][-1],
+            "warm_test_accuracy": trained["warm_test_accuracy"],
+            "train_seconds": trained["train_seconds"],
+        },
         "per_class_accuracy": (matrix.diag().float() / matrix.sum(1).clamp(min=1).float()).tolist(),
-        "confusion": matrix.tolist(), "curves": trained["curves"], "params": count_parameters(model),
-        "best_epoch": len(trained["curves"]["val_acc"]), "stop_reason": "", "model": model,
+        "confusion": matrix.tolist(),
+        "curves": trained["curves"],
+        "params": count_parameters(model),
+        "best_epoch": len(trained["curves"]["val_acc"]),
+        "stop_reason": "",
+        "model": model,
     }
 
 
@@ -307,24 +390,36 @@ def _table2_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return _template_unit(settings, seed, device, pooled=False, kl=arm != "opt_nokl", recalibrate=arm == "opt_bn")
 
 
-TABLE2 = register(Experiment(
-    name="ch06.table2",
-    chapter=6,
-    title="The best sampled strategy against separately trained S, ST and S+ST networks, with controls",
-    question=("Is the best of n sampled fusion strategies, with the template's inherited weights, at least as "
-              "accurate as uniform S, ST and S+ST networks trained separately on the same clips and budget?"),
-    paper_claim=("Table 2 of Zhou et al. (2020): Opt 50.2 vs S+ST 46.5, ST 47.5, S 41.8 on Something-Something V1 "
-                 "(Opt >= every uniform strategy on all four data sets); ST far above S on motion-centric data."),
-    arms=("S", "ST", "S+ST", "S+ST_long", "opt", "opt_bn", "opt_nokl"),
-    settings=SETTINGS,
-    run_unit=_table2_unit,
-    comparisons=(
-        Compare("opt", "S+ST"), Compare("opt", "ST"), Compare("ST", "S"), Compare("opt", "S+ST_long"),
-        Compare("opt_bn", "opt"), Compare("opt", "opt_nokl"),
-        Compare("opt_bn", "S+ST"), Compare("opt_bn", "ST"), Compare("opt_bn", "S+ST_long"),
-    ),
-    bounds=(Bound("S", 0.5, "the 50 % bound"),),
-))
+TABLE2 = register(
+    Experiment(
+        name="ch06.table2",
+        chapter=6,
+        title="The best sampled strategy against separately trained S, ST and S+ST networks, with controls",
+        question=(
+            "Is the best of n sampled fusion strategies, with the template's inherited weights, at least as "
+            "accurate as uniform S, ST and S+ST networks trained separately on the same clips and budget?"
+        ),
+        paper_claim=(
+            "Table 2 of Zhou et al. (2020): Opt 50.2 vs S+ST 46.5, ST 47.5, S 41.8 on Something-Something V1 "
+            "(Opt >= every uniform strategy on all four data sets); ST far above S on motion-centric data."
+        ),
+        arms=("S", "ST", "S+ST", "S+ST_long", "opt", "opt_bn", "opt_nokl"),
+        settings=SETTINGS,
+        run_unit=_table2_unit,
+        comparisons=(
+            Compare("opt", "S+ST"),
+            Compare("opt", "ST"),
+            Compare("ST", "S"),
+            Compare("opt", "S+ST_long"),
+            Compare("opt_bn", "opt"),
+            Compare("opt", "opt_nokl"),
+            Compare("opt_bn", "S+ST"),
+            Compare("opt_bn", "ST"),
+            Compare("opt_bn", "S+ST_long"),
+        ),
+        bounds=(Bound("S", 0.5, "the 50 % bound"),),
+    )
+)
 
 
 # ---------------------------------------------------------------- ch06.data_character
@@ -336,24 +431,32 @@ def _character_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return _template_unit(settings, seed, device, pooled=arm == "half_rate", kl=True, recalibrate=False)
 
 
-DATA_CHARACTER = register(Experiment(
-    name="ch06.data_character",
-    chapter=6,
-    title="Does the learned space follow the data: half the temporal resolution, appearance-defined labels",
-    question=("Does the template keep its temporal (3x1x1) paths less, and use more spatial units, when the "
-              "clips are pooled to half their frame rate, or when the label is the digit rather than the motion?"),
-    paper_claim=("Supplement Fig. 6: with the input pooled in time (window 3, stride 2) the best sampled strategy "
-                 "uses more S and fewer ST units; Observation III (sec. 4.4): data sets with complex scenes "
-                 "(Kinetics, UCF101) use more S or S+ST units than motion-centric Something-Something."),
-    arms=("full_rate", "half_rate", "appearance"),
-    settings=SETTINGS,
-    run_unit=_character_unit,
-    comparisons=(
-        Compare("half_rate", "full_rate", "st_kept_fraction"), Compare("half_rate", "full_rate", "best_S_fraction"),
-        Compare("half_rate", "full_rate", "best_ST_fraction"),
-        Compare("appearance", "full_rate", "s_kept_fraction"), Compare("appearance", "full_rate", "st_kept_fraction"),
-    ),
-))
+DATA_CHARACTER = register(
+    Experiment(
+        name="ch06.data_character",
+        chapter=6,
+        title="Does the learned space follow the data: half the temporal resolution, appearance-defined labels",
+        question=(
+            "Does the template keep its temporal (3x1x1) paths less, and use more spatial units, when the "
+            "clips are pooled to half their frame rate, or when the label is the digit rather than the motion?"
+        ),
+        paper_claim=(
+            "Supplement Fig. 6: with the input pooled in time (window 3, stride 2) the best sampled strategy "
+            "uses more S and fewer ST units; Observation III (sec. 4.4): data sets with complex scenes "
+            "(Kinetics, UCF101) use more S or S+ST units than motion-centric Something-Something."
+        ),
+        arms=("full_rate", "half_rate", "appearance"),
+        settings=SETTINGS,
+        run_unit=_character_unit,
+        comparisons=(
+            Compare("half_rate", "full_rate", "st_kept_fraction"),
+            Compare("half_rate", "full_rate", "best_S_fraction"),
+            Compare("half_rate", "full_rate", "best_ST_fraction"),
+            Compare("appearance", "full_rate", "s_kept_fraction"),
+            Compare("appearance", "full_rate", "st_kept_fraction"),
+        ),
+    )
+)
 
 
 # ---------------------------------------------------------------- sentences and summaries for the chapter
@@ -380,9 +483,11 @@ def direction_sentence(comparison: dict, what: str, predicted: int, source: str)
     c = comparison
     found = {"A better than B": 1, "B better than A": -1}.get(c["verdict"], 0)
     direction = {1: "higher", -1: "lower", 0: None}[found]
-    numbers = (f"{100 * c['a_mean']:.1f} % vs {100 * c['b_mean']:.1f} %, a difference of "
-               f"{100 * c['mean_difference']:+.1f} points (95 % interval {100 * c['low']:+.1f} to "
-               f"{100 * c['high']:+.1f}; {c['n']} paired seeds)")
+    numbers = (
+        f"{100 * c['a_mean']:.1f} % vs {100 * c['b_mean']:.1f} %, a difference of "
+        f"{100 * c['mean_difference']:+.1f} points (95 % interval {100 * c['low']:+.1f} to "
+        f"{100 * c['high']:+.1f}; {c['n']} paired seeds)"
+    )
     if c["verdict"] == "too few seeds":
         return f"{what}: `{c['a']}` {numbers}; **too few seeds** for a verdict."
     if direction is None:
@@ -390,18 +495,24 @@ def direction_sentence(comparison: dict, what: str, predicted: int, source: str)
         reading = f"so this run neither confirms nor contradicts {source}"
     else:
         verdict = f"**{direction} for `{c['a']}` than for `{c['b']}`**"
-        reading = (f"as {source} predicts" if found == predicted else f"the **opposite** of what {source} predicts")
+        reading = f"as {source} predicts" if found == predicted else f"the **opposite** of what {source} predicts"
     return f"{what}: {verdict}, {numbers}; {reading}."
 
 
 def inherited_table(run: dict) -> str:
     """Markdown: accuracy inside the template (inherited weights), without and with BN re-estimation, mean over seeds."""
-    rows = ["| strategy inside the template | test accuracy, template's BN statistics | test accuracy, BN re-estimated |",
-            "|---|---|---|"]
+    rows = [
+        "| strategy inside the template | test accuracy, template's BN statistics | test accuracy, BN re-estimated |",
+        "|---|---|---|",
+    ]
     plain, recal = _units_of(run, "opt"), _units_of(run, "opt_bn")
-    names = [("uniform S", "inherited_S_test_accuracy"), ("uniform ST", "inherited_ST_test_accuracy"),
-             ("uniform S+ST", "inherited_S+ST_test_accuracy"), ("median sampled strategy", "median_sample_test_accuracy"),
-             ("best sampled (chosen on validation)", "test_accuracy")]
+    names = [
+        ("uniform S", "inherited_S_test_accuracy"),
+        ("uniform ST", "inherited_ST_test_accuracy"),
+        ("uniform S+ST", "inherited_S+ST_test_accuracy"),
+        ("median sampled strategy", "median_sample_test_accuracy"),
+        ("best sampled (chosen on validation)", "test_accuracy"),
+    ]
     for label, metric in names:
         a = sum(u["metrics"][metric] for u in plain) / len(plain)
         b = sum(u["metrics"][metric] for u in recal) / len(recal)
@@ -443,9 +554,11 @@ def reranking_sentence(run: dict) -> str:
         same += a["best_units"] == b["best_units"]
     shown = ", ".join("undefined" if r != r else f"{r:+.2f}" for r in rhos)
     n = len(plain[0]["samples"]) if plain else 0
-    return (f"Re-estimating BatchNorm re-ranks the same {n} sampled candidates: Spearman's rank correlation of their "
-            f"validation accuracies with and without it is {shown} (one value per seed), and the chosen strategy "
-            f"stays the same in {same} of {len(plain)} seeds.")
+    return (
+        f"Re-estimating BatchNorm re-ranks the same {n} sampled candidates: Spearman's rank correlation of their "
+        f"validation accuracies with and without it is {shown} (one value per seed), and the chosen strategy "
+        f"stays the same in {same} of {len(plain)} seeds."
+    )
 
 
 def winners_curse_sentence(run: dict, arm: str = "opt") -> str:
@@ -457,9 +570,11 @@ def winners_curse_sentence(run: dict, arm: str = "opt") -> str:
         gaps.append(u["samples"][best]["val"] - u["samples"][best]["test"])
         ranks.append(1 + sum(t > tests[best] for t in tests))
     n = len(_units_of(run, arm)[0]["samples"])
-    return (f"`{arm}`: the strategy chosen on validation is, on test, number {', '.join(map(str, ranks))} of {n} "
-            f"candidates (one per seed); its validation accuracy exceeds its test accuracy by "
-            f"{', '.join(f'{100 * g:+.1f}' for g in gaps)} points.")
+    return (
+        f"`{arm}`: the strategy chosen on validation is, on test, number {', '.join(map(str, ranks))} of {n} "
+        f"candidates (one per seed); its validation accuracy exceeds its test accuracy by "
+        f"{', '.join(f'{100 * g:+.1f}' for g in gaps)} points."
+    )
 
 
 def observation_checks(run: dict, arm: str = "opt", blocks: tuple[str, str] = ("B1.", "B3.")) -> dict:
@@ -494,12 +609,16 @@ def plateau_sentence(unit: dict) -> str:
     trace = unit["trace"]
     if len(trace) < 3:
         return f"Only {len(trace) - 1} v-DropPath epoch(s) at this scale: too few to tell whether the p's settle."
+
     def step(i):
         return max(abs(a - b) for a, b in zip(trace[i]["p"], trace[i - 1]["p"]))
+
     first, last = step(1), step(len(trace) - 1)
-    state = ("still moving" if last > 0.25 * first else "close to settled")
-    return (f"Largest change of any p in the first v-DropPath epoch: {first:.3f}; in the last ({len(trace) - 1}): "
-            f"{last:.3f}, so the drop probabilities are **{state}** at the end of this budget (seed {unit['seed']}).")
+    state = "still moving" if last > 0.25 * first else "close to settled"
+    return (
+        f"Largest change of any p in the first v-DropPath epoch: {first:.3f}; in the last ({len(trace) - 1}): "
+        f"{last:.3f}, so the drop probabilities are **{state}** at the end of this budget (seed {unit['seed']})."
+    )
 
 
 def budget_sentence(run: dict, arms=("S", "ST", "S+ST")) -> str:
@@ -510,7 +629,13 @@ def budget_sentence(run: dict, arms=("S", "ST", "S+ST")) -> str:
         epochs = [len(u["curves"]["val_acc"]) for u in units]
         best = [u["best_epoch"] for u in units]
         late = sum(b >= e - 1 for b, e in zip(best, epochs))
-        parts.append(f"`{arm}` best at epoch {', '.join(map(str, best))} of {max(epochs)}"
-                     + (f" (in the last two epochs for {late} of {len(units)} seeds: still improving, so this arm is "
-                        f"judged at the budget, not at convergence)" if late else ""))
+        parts.append(
+            f"`{arm}` best at epoch {', '.join(map(str, best))} of {max(epochs)}"
+            + (
+                f" (in the last two epochs for {late} of {len(units)} seeds: still improving, so this arm is "
+                f"judged at the budget, not at convergence)"
+                if late
+                else ""
+            )
+        )
     return "Best validation epoch per seed: " + "; ".join(parts) + "."

@@ -43,8 +43,17 @@ from stconv_lite.experiments.tasks import confusion_matrix
 from stconv_lite.models import create
 from stconv_lite.train import fit, predict
 
-__all__ = ["DIRECTION", "LEAKAGE", "CLASS_NAMES", "OPPOSITE", "standin_cache", "split_rows", "clip_sets",
-           "build_model", "train_on_standin"]
+__all__ = [
+    "DIRECTION",
+    "LEAKAGE",
+    "CLASS_NAMES",
+    "OPPOSITE",
+    "standin_cache",
+    "split_rows",
+    "clip_sets",
+    "build_model",
+    "train_on_standin",
+]
 
 CLASS_NAMES = list(DIRECTION_CLASSES)
 OPPOSITE = [CLASS_NAMES.index(n) for n in ("MoveUp", "MoveRight", "MoveLeft", "MoveDown")]  # label of the reversed clip
@@ -52,12 +61,39 @@ OPPOSITE = [CLASS_NAMES.index(n) for n in ("MoveUp", "MoveRight", "MoveLeft", "M
 # The stand-in and the clip shape per scale. The cache keeps `cache_frames` frames spread over each
 # video; a clip is `clip_len` consecutive cached frames, cropped to `crop` x `crop`.
 _DATA = {
-    "quick": dict(groups=4, clips=2, test_groups=1, video_frames=(14, 18), cache_size=32, cache_frames=10,
-                  clip_len=8, crop=28, eval_clips=2),
-    "small": dict(groups=8, clips=4, test_groups=2, video_frames=(16, 24), cache_size=32, cache_frames=12,
-                  clip_len=8, crop=28, eval_clips=3),
-    "full": dict(groups=25, clips=3, test_groups=7, video_frames=(24, 40), cache_size=64, cache_frames=24,
-                 clip_len=16, crop=56, eval_clips=3),
+    "quick": dict(
+        groups=4,
+        clips=2,
+        test_groups=1,
+        video_frames=(14, 18),
+        cache_size=32,
+        cache_frames=10,
+        clip_len=8,
+        crop=28,
+        eval_clips=2,
+    ),
+    "small": dict(
+        groups=8,
+        clips=4,
+        test_groups=2,
+        video_frames=(16, 24),
+        cache_size=32,
+        cache_frames=12,
+        clip_len=8,
+        crop=28,
+        eval_clips=3,
+    ),
+    "full": dict(
+        groups=25,
+        clips=3,
+        test_groups=7,
+        video_frames=(24, 40),
+        cache_size=64,
+        cache_frames=24,
+        clip_len=16,
+        crop=56,
+        eval_clips=3,
+    ),
 }
 _BUDGET = {
     "quick": dict(epochs=2, patience=None, lr=3e-3, batch_size=8),
@@ -93,12 +129,25 @@ def _standin_cache(data_json: str, seed: int) -> str:
     cache_dir = folder / "cache"
     meta = cache_dir / "meta.json"
     if not (meta.is_file() and json.loads(meta.read_text()).get("complete")):
-        standin = write_standin(folder / "videos", background=data["background"], groups=data["groups"],
-                                clips=data["clips"], frames=tuple(data["video_frames"]),
-                                size=(data["cache_size"], data["cache_size"]), test_groups=data["test_groups"],
-                                seed=10_000 + seed)
-        build_cache(standin.video_root, standin.split_dir, cache_dir, frames=data["cache_frames"],
-                    size=data["cache_size"], workers=0, progress=False)
+        standin = write_standin(
+            folder / "videos",
+            background=data["background"],
+            groups=data["groups"],
+            clips=data["clips"],
+            frames=tuple(data["video_frames"]),
+            size=(data["cache_size"], data["cache_size"]),
+            test_groups=data["test_groups"],
+            seed=10_000 + seed,
+        )
+        build_cache(
+            standin.video_root,
+            standin.split_dir,
+            cache_dir,
+            frames=data["cache_frames"],
+            size=data["cache_size"],
+            workers=0,
+            progress=False,
+        )
     return str(cache_dir)
 
 
@@ -133,8 +182,11 @@ def split_rows(cache, split: str, seed: int) -> dict[str, np.ndarray]:
         raise ValueError(f"split must be 'official' or 'random'; got {split!r}")
     rows = np.random.default_rng(seed).permutation(np.concatenate([train, val, test]))
     n_test, n_val = len(test), len(val)
-    return {"test": np.sort(rows[:n_test]), "val": np.sort(rows[n_test:n_test + n_val]),
-            "train": np.sort(rows[n_test + n_val:])}
+    return {
+        "test": np.sort(rows[:n_test]),
+        "val": np.sort(rows[n_test : n_test + n_val]),
+        "train": np.sort(rows[n_test + n_val :]),
+    }
 
 
 def clip_sets(settings: dict, seed: int, split: str = "official") -> dict[str, UCF101Clips]:
@@ -145,8 +197,14 @@ def clip_sets(settings: dict, seed: int, split: str = "official") -> dict[str, U
     return {
         "train": UCF101Clips(cache, subset="train", clip_len=length, mode="train", rows=rows["train"]),
         "val": UCF101Clips(cache, subset="train", clip_len=length, mode="center", rows=rows["val"]),
-        "test": UCF101Clips(cache, subset="test", clip_len=length, mode="multi",
-                            clips_per_video=settings["eval_clips"], rows=rows["test"]),
+        "test": UCF101Clips(
+            cache,
+            subset="test",
+            clip_len=length,
+            mode="multi",
+            clips_per_video=settings["eval_clips"],
+            rows=rows["test"],
+        ),
     }
 
 
@@ -175,15 +233,26 @@ def train_on_standin(name: str, settings: dict, seed: int, device, split: str = 
     device = torch.device(device)
     sets = clip_sets(settings, seed, split)
     batch = settings["batch_size"]
-    train_loader = DataLoader(sets["train"], batch_size=batch, shuffle=True,
-                              generator=torch.Generator().manual_seed(seed))
+    train_loader = DataLoader(
+        sets["train"], batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
     val_loader = DataLoader(sets["val"], batch_size=64)
     test_loader = DataLoader(sets["test"], batch_size=64)
     config.seed_everything(seed)
     model = build_model(name, settings)
     began = time.perf_counter()
-    history = fit(model, train_loader, settings["epochs"], val_loader=val_loader, lr=settings["lr"],
-                  device=device, progress=False, seed=seed, patience=settings.get("patience"), restore_best=True)
+    history = fit(
+        model,
+        train_loader,
+        settings["epochs"],
+        val_loader=val_loader,
+        lr=settings["lr"],
+        device=device,
+        progress=False,
+        seed=seed,
+        patience=settings.get("patience"),
+        restore_best=True,
+    )
     train_seconds = time.perf_counter() - began
     logits, labels = predict(model, test_loader, device=device)
     matrix = confusion_matrix(logits, labels, len(CLASS_NAMES))
@@ -191,8 +260,12 @@ def train_on_standin(name: str, settings: dict, seed: int, device, split: str = 
     metrics = {
         "test_accuracy": (logits.argmax(1) == labels).float().mean().item(),  # clip accuracy
         "video_accuracy": video_accuracy(logits, labels, sets["test"].video_ids),
-        "shuffled_accuracy": _accuracy_under(model, test_loader, lambda x: shuffle_frames(
-            x, generator=torch.Generator().manual_seed(seed)), device=device),
+        "shuffled_accuracy": _accuracy_under(
+            model,
+            test_loader,
+            lambda x: shuffle_frames(x, generator=torch.Generator().manual_seed(seed)),
+            device=device,
+        ),
         # a reversed clip's true class is the opposite direction: a model that reads order follows it
         "reversed_as_opposite": _accuracy_under(model, test_loader, reverse_time, opposite, device=device),
         "best_val_accuracy": history.best_val_acc,
@@ -214,32 +287,45 @@ def train_on_standin(name: str, settings: dict, seed: int, device, split: str = 
 
 
 def _settings(background: str) -> dict:
-    return {scale: {"background": background, **_DATA[scale], **_BUDGET[scale], "models": _MODELS[scale]}
-            for scale in _DATA}
+    return {
+        scale: {"background": background, **_DATA[scale], **_BUDGET[scale], "models": _MODELS[scale]} for scale in _DATA
+    }
 
 
 def _direction_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return train_on_standin(arm, settings, seed, device, split="official")
 
 
-DIRECTION = register(Experiment(
-    name="ch07.direction",
-    chapter=7,
-    title="The chapter's recipe on a UCF101 stand-in whose classes differ only in the direction of motion",
-    question=("Does the one recipe (decode-once cache, device-side crop, early stopping) train the default "
-              "R(2+1)D, and which models use the order of frames, when an order-blind model is at most "
-              "50 % by construction?"),
-    paper_claim=("Spatiotemporal (3D and (2+1)D) convolutions model motion that 2D convolution applied to "
-                 "frames cannot (Tran et al. 2018, sec. 3); the chapter's claim: one pipeline and one "
-                 "recipe train any of the book's models."),
-    arms=("frame_bag_2d", "tiny_c3d", "r2plus1d_18"),
-    settings=_settings("video"),
-    run_unit=_direction_unit,
-    comparisons=(Compare("r2plus1d_18", "frame_bag_2d"), Compare("tiny_c3d", "frame_bag_2d"),
-                 Compare("r2plus1d_18", "tiny_c3d")),
-    bounds=(Bound("frame_bag_2d", 0.5, "the 50 % bound"), Bound("tiny_c3d", 0.5, "the 50 % bound"),
-            Bound("r2plus1d_18", 0.5, "the 50 % bound")),
-))
+DIRECTION = register(
+    Experiment(
+        name="ch07.direction",
+        chapter=7,
+        title="The chapter's recipe on a UCF101 stand-in whose classes differ only in the direction of motion",
+        question=(
+            "Does the one recipe (decode-once cache, device-side crop, early stopping) train the default "
+            "R(2+1)D, and which models use the order of frames, when an order-blind model is at most "
+            "50 % by construction?"
+        ),
+        paper_claim=(
+            "Spatiotemporal (3D and (2+1)D) convolutions model motion that 2D convolution applied to "
+            "frames cannot (Tran et al. 2018, sec. 3); the chapter's claim: one pipeline and one "
+            "recipe train any of the book's models."
+        ),
+        arms=("frame_bag_2d", "tiny_c3d", "r2plus1d_18"),
+        settings=_settings("video"),
+        run_unit=_direction_unit,
+        comparisons=(
+            Compare("r2plus1d_18", "frame_bag_2d"),
+            Compare("tiny_c3d", "frame_bag_2d"),
+            Compare("r2plus1d_18", "tiny_c3d"),
+        ),
+        bounds=(
+            Bound("frame_bag_2d", 0.5, "the 50 % bound"),
+            Bound("tiny_c3d", 0.5, "the 50 % bound"),
+            Bound("r2plus1d_18", 0.5, "the 50 % bound"),
+        ),
+    )
+)
 
 
 def _leakage_settings() -> dict:
@@ -255,17 +341,23 @@ def _leakage_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return train_on_standin("frame_bag_2d", settings, seed, device, split=arm)
 
 
-LEAKAGE = register(Experiment(
-    name="ch07.leakage",
-    chapter=7,
-    title="Group leakage: a random clip split against UCF101's group split, for an order-blind model",
-    question=("When the clips of a group share a background, how much does a random split of the clips "
-              "inflate the test accuracy of a frame bag, which cannot pass 50 % on these classes honestly?"),
-    paper_claim=("UCF101's clips of one group share actor and background, so the official splits keep each "
-                 "group on one side (Soomro et al. 2012); a random split leaks groups into the test set."),
-    arms=("random", "official"),
-    settings=_leakage_settings(),
-    run_unit=_leakage_unit,
-    comparisons=(Compare("random", "official"),),
-    bounds=(Bound("random", 0.5, "the 50 % bound"), Bound("official", 0.5, "the 50 % bound")),
-))
+LEAKAGE = register(
+    Experiment(
+        name="ch07.leakage",
+        chapter=7,
+        title="Group leakage: a random clip split against UCF101's group split, for an order-blind model",
+        question=(
+            "When the clips of a group share a background, how much does a random split of the clips "
+            "inflate the test accuracy of a frame bag, which cannot pass 50 % on these classes honestly?"
+        ),
+        paper_claim=(
+            "UCF101's clips of one group share actor and background, so the official splits keep each "
+            "group on one side (Soomro et al. 2012); a random split leaks groups into the test set."
+        ),
+        arms=("random", "official"),
+        settings=_leakage_settings(),
+        run_unit=_leakage_unit,
+        comparisons=(Compare("random", "official"),),
+        bounds=(Bound("random", 0.5, "the 50 % bound"), Bound("official", 0.5, "the 50 % bound")),
+    )
+)

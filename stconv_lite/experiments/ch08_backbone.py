@@ -34,7 +34,7 @@ fusion_s_st    the S+ST fusion unit of :class:`~stconv_lite.ops.fusion.FusionLay
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -69,7 +69,7 @@ class FusionUnit(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -> (B, C, T, H, W)
         """
-        return self.layer(x)[:, self.channels:]  # drop the concatenated input: only the new channels
+        return self.layer(x)[:, self.channels :]  # drop the concatenated input: only the new channels
 
 
 # name -> builder(channels) of a C -> C operator that keeps (T, H, W).
@@ -79,14 +79,21 @@ OPERATORS: dict[str, Callable[[int], nn.Module]] = {
     "conv2d": lambda c: nn.Conv3d(c, c, (1, 3, 3), padding=(0, 1, 1), bias=False),
     "csn": lambda c: make_module("csn", c),
     "conv3t": lambda c: Conv3T(c, c, 3, padding=1, bias=False),
-    "ct": lambda c: make_module("ct_full", c, factors=2, reduction=2),  # r=2: tiny sub-dimensions (C_k = 2, 4) must divide
+    "ct": lambda c: make_module(
+        "ct_full", c, factors=2, reduction=2
+    ),  # r=2: tiny sub-dimensions (C_k = 2, 4) must divide
     "tadaconv": lambda c: TAdaConvWithGenerator(c, c, 3, padding=1, bias=False),
     "fusion_s_st": FusionUnit,
 }
 
 OPERATOR_LABELS = {
-    "conv3d": "3D conv 3x3x3", "r2plus1d": "(2+1)D conv", "conv2d": "2D conv per frame", "csn": "CSN (1x1x1 + dw 3x3x3)",
-    "conv3t": "3TConv", "ct": "CT module (K=2, PW, TE)", "tadaconv": "TAdaConv + generator",
+    "conv3d": "3D conv 3x3x3",
+    "r2plus1d": "(2+1)D conv",
+    "conv2d": "2D conv per frame",
+    "csn": "CSN (1x1x1 + dw 3x3x3)",
+    "conv3t": "3TConv",
+    "ct": "CT module (K=2, PW, TE)",
+    "tadaconv": "TAdaConv + generator",
     "fusion_s_st": "fusion unit S+ST",
 }
 
@@ -127,7 +134,9 @@ class OperatorNet(nn.Module):
         self.operator, self.in_channels = operator, positive_int(in_channels, "in_channels")
         w = positive_int(width, "width")
         self.stem = nn.Sequential(
-            nn.Conv3d(in_channels, w, (1, 3, 3), (1, 2, 2), (0, 1, 1), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True)
+            nn.Conv3d(in_channels, w, (1, 3, 3), (1, 2, 2), (0, 1, 1), bias=False),
+            nn.BatchNorm3d(w),
+            nn.ReLU(inplace=True),
         )
         self.block1 = _Block(operator, w)
         self.down = nn.Sequential(

@@ -44,12 +44,44 @@ REFERENCE = "conv3d"  # every operator is compared with the full 3D conv, per la
 # full: one H200, about a minute. ``probe`` is the operator-alone roofline input (B, C, T, H, W);
 # ``peak_n`` the matmul side and ``copy_mb`` the copy size of the peak measurements.
 _SETTINGS = {
-    "quick": dict(clips_per_class=3, frames=6, epochs=1, width=8, batch_size=16, throughput_steps=1,
-                  probe=[1, 8, 4, 8, 8], peak_n=256, copy_mb=16, repeats=2),
-    "small": dict(clips_per_class=20, frames=8, epochs=6, width=8, batch_size=16, lr=3e-3, throughput_steps=3,
-                  probe=[2, 32, 8, 28, 28], peak_n=1024, copy_mb=128, repeats=3),
-    "full": dict(clips_per_class=64, frames=16, epochs=6, width=16, batch_size=64, lr=3e-3, throughput_steps=10,
-                 probe=[8, 64, 16, 56, 56], peak_n=8192, copy_mb=2048, repeats=10),
+    "quick": dict(
+        clips_per_class=3,
+        frames=6,
+        epochs=1,
+        width=8,
+        batch_size=16,
+        throughput_steps=1,
+        probe=[1, 8, 4, 8, 8],
+        peak_n=256,
+        copy_mb=16,
+        repeats=2,
+    ),
+    "small": dict(
+        clips_per_class=20,
+        frames=8,
+        epochs=6,
+        width=8,
+        batch_size=16,
+        lr=3e-3,
+        throughput_steps=3,
+        probe=[2, 32, 8, 28, 28],
+        peak_n=1024,
+        copy_mb=128,
+        repeats=3,
+    ),
+    "full": dict(
+        clips_per_class=64,
+        frames=16,
+        epochs=6,
+        width=16,
+        batch_size=64,
+        lr=3e-3,
+        throughput_steps=10,
+        probe=[8, 64, 16, 56, 56],
+        peak_n=8192,
+        copy_mb=2048,
+        repeats=10,
+    ),
 }
 
 
@@ -75,7 +107,9 @@ def measure_throughput(model: torch.nn.Module, settings: dict, device: torch.dev
     clips = torch.rand(batch, 1, frames, size, size, device=device)
     labels = torch.randint(0, 10, (batch,), device=device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
 
     def step() -> None:
         with autocast:
@@ -130,30 +164,44 @@ def _unit(name: str, seed: int, settings: dict, device) -> dict:
 
 ARMS = tuple(arm(op, label) for label in LABELS for op in OPERATORS)
 
-OPERATOR_COMPARISON = register(Experiment(
-    name=NAME,
-    chapter=8,
-    title="Every operator of the book in one backbone, on one task and budget",
-    question=("In the same small backbone, on the same Video-MNIST clips and budget, how accurate, how large, "
-              "how costly and how fast is each operator of the book, when the direction of time is the label "
-              "and when the digit is?"),
-    paper_claim=("Each paper compares its operator with others on its own backbone and data: 3TConv vs 3D conv and "
-                 "R(2+1)D (Ras et al., table 1), CT vs C3D, R(2+1)D and CSN (Li et al., table 2a), TAdaConv vs "
-                 "(2+1)D and TSN (Huang et al., tables 1-2), fusion units S, ST, S+ST (Zhou et al.)."),
-    arms=ARMS,
-    settings={scale: dict(values) for scale, values in _SETTINGS.items()},
-    run_unit=_unit,
-    comparisons=tuple(
-        [Compare(arm(op, label), arm(REFERENCE, label)) for label in LABELS for op in OPERATORS if op != REFERENCE]
-        # The papers' own pairings beyond "vs the 3D conv": 3TConv vs R(2+1)D from scratch (3TConv table 1),
-        # CT vs CSN and vs R(2+1)D (CT-Net table 2a, Something-Something: motion, hence "reversal").
-        + [Compare(arm("conv3t", "digit"), arm("r2plus1d", "digit")),
-           Compare(arm("ct", "reversal"), arm("csn", "reversal")),
-           Compare(arm("ct", "reversal"), arm("r2plus1d", "reversal"))]
-        + [Compare(arm(op, LABELS[0]), arm(REFERENCE, LABELS[0]), metric="train_clips_per_second")
-           for op in OPERATORS if op != REFERENCE]
-        + [Compare(arm(op, LABELS[0]), arm(REFERENCE, LABELS[0]), metric="module_seconds", higher_is_better=False)
-           for op in OPERATORS if op != REFERENCE]
-    ),
-    bounds=tuple(Bound(arm(op, "reversal"), 0.5, "the 50 % bound") for op in OPERATORS),
-))
+OPERATOR_COMPARISON = register(
+    Experiment(
+        name=NAME,
+        chapter=8,
+        title="Every operator of the book in one backbone, on one task and budget",
+        question=(
+            "In the same small backbone, on the same Video-MNIST clips and budget, how accurate, how large, "
+            "how costly and how fast is each operator of the book, when the direction of time is the label "
+            "and when the digit is?"
+        ),
+        paper_claim=(
+            "Each paper compares its operator with others on its own backbone and data: 3TConv vs 3D conv and "
+            "R(2+1)D (Ras et al., table 1), CT vs C3D, R(2+1)D and CSN (Li et al., table 2a), TAdaConv vs "
+            "(2+1)D and TSN (Huang et al., tables 1-2), fusion units S, ST, S+ST (Zhou et al.)."
+        ),
+        arms=ARMS,
+        settings={scale: dict(values) for scale, values in _SETTINGS.items()},
+        run_unit=_unit,
+        comparisons=tuple(
+            [Compare(arm(op, label), arm(REFERENCE, label)) for label in LABELS for op in OPERATORS if op != REFERENCE]
+            # The papers' own pairings beyond "vs the 3D conv": 3TConv vs R(2+1)D from scratch (3TConv table 1),
+            # CT vs CSN and vs R(2+1)D (CT-Net table 2a, Something-Something: motion, hence "reversal").
+            + [
+                Compare(arm("conv3t", "digit"), arm("r2plus1d", "digit")),
+                Compare(arm("ct", "reversal"), arm("csn", "reversal")),
+                Compare(arm("ct", "reversal"), arm("r2plus1d", "reversal")),
+            ]
+            + [
+                Compare(arm(op, LABELS[0]), arm(REFERENCE, LABELS[0]), metric="train_clips_per_second")
+                for op in OPERATORS
+                if op != REFERENCE
+            ]
+            + [
+                Compare(arm(op, LABELS[0]), arm(REFERENCE, LABELS[0]), metric="module_seconds", higher_is_better=False)
+                for op in OPERATORS
+                if op != REFERENCE
+            ]
+        ),
+        bounds=tuple(Bound(arm(op, "reversal"), 0.5, "the 50 % bound") for op in OPERATORS),
+    )
+)

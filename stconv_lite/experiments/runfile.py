@@ -54,15 +54,43 @@ __all__ = ["SCHEMA", "run_card", "validate", "write", "read", "cpu_name", "git_c
 
 SCHEMA = "stconv_lite.run/1"
 _TOP = {
-    "schema": str, "experiment": str, "chapter": int, "title": str, "question": str, "paper_claim": str,
-    "arms": list, "card": dict, "units": list, "summaries": dict, "comparisons": list, "bounds": list,
+    "schema": str,
+    "experiment": str,
+    "chapter": int,
+    "title": str,
+    "question": str,
+    "paper_claim": str,
+    "arms": list,
+    "card": dict,
+    "units": list,
+    "summaries": dict,
+    "comparisons": list,
+    "bounds": list,
 }
 _CARD = {
-    "scale": str, "seeds": list, "settings": dict, "package_version": str, "torch_version": str,
-    "python_version": str, "device": str, "device_name": str, "threads": int, "date": str, "wall_seconds": (int, float),
+    "scale": str,
+    "seeds": list,
+    "settings": dict,
+    "package_version": str,
+    "torch_version": str,
+    "python_version": str,
+    "device": str,
+    "device_name": str,
+    "threads": int,
+    "date": str,
+    "wall_seconds": (int, float),
 }
-_COMPARISON = {"a": str, "b": str, "metric": str, "n": int, "mean_difference": (int, float), "low": (int, float),
-               "high": (int, float), "verdict": str, "verdict_text": str}
+_COMPARISON = {
+    "a": str,
+    "b": str,
+    "metric": str,
+    "n": int,
+    "mean_difference": (int, float),
+    "low": (int, float),
+    "high": (int, float),
+    "verdict": str,
+    "verdict_text": str,
+}
 
 
 def file_name(experiment: str, scale: str) -> str:
@@ -85,17 +113,29 @@ def git_commit(start: Path | None = None) -> str | None:
     """The checkout's commit (with ``+dirty`` when files differ), or None outside git."""
     where = Path(start or Path(__file__).resolve().parent)
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=where, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "") if commit else None
 
 
-def run_card(scale: str, seeds, settings: dict, device: torch.device, wall_seconds: float,
-             cpu_seconds: float | None = None) -> dict:
+def run_card(
+    scale: str, seeds, settings: dict, device: torch.device, wall_seconds: float, cpu_seconds: float | None = None
+) -> dict:
     """Where and how a run was made (see the module docstring for the fields)."""
     from datetime import datetime, timezone
 
@@ -163,8 +203,12 @@ def validate(run: dict) -> None:
         problems.append(f"units: expected one per (arm, seed) {sorted(expected_units)}; got {sorted(found_units)}")
     for arm, per_metric in run["summaries"].items():
         for metric, summary in per_metric.items():
-            _check_fields(f"summaries.{arm}.{metric}", summary,
-                          {"mean": (int, float), "low": (int, float), "high": (int, float), "n": int}, problems)
+            _check_fields(
+                f"summaries.{arm}.{metric}",
+                summary,
+                {"mean": (int, float), "low": (int, float), "high": (int, float), "n": int},
+                problems,
+            )
     for kind in ("comparisons", "bounds"):
         for index, comparison in enumerate(run[kind]):
             _check_fields(f"{kind}[{index}]", comparison, _COMPARISON, problems)

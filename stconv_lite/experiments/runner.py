@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -40,22 +40,32 @@ def _storable(unit: dict) -> dict:
 
 def summarise(experiment: Experiment, units: list[dict]) -> tuple[dict, list[dict], list[dict]]:
     """Per-arm 95 % intervals of every metric, the paired comparisons and the bound checks."""
-    by_arm: dict[str, list[dict]] = {arm: sorted((u for u in units if u["arm"] == arm), key=lambda u: u["seed"])
-                                     for arm in experiment.arms}
+    by_arm: dict[str, list[dict]] = {
+        arm: sorted((u for u in units if u["arm"] == arm), key=lambda u: u["seed"]) for arm in experiment.arms
+    }
     summaries = {}
     for arm, arm_units in by_arm.items():
         shared = set.intersection(*(set(u["metrics"]) for u in arm_units)) if arm_units else set()
-        summaries[arm] = {m: stats.mean_interval([u["metrics"][m] for u in arm_units]).as_dict() for m in sorted(shared)}
+        summaries[arm] = {
+            m: stats.mean_interval([u["metrics"][m] for u in arm_units]).as_dict() for m in sorted(shared)
+        }
     comparisons = []
     for compare in experiment.comparisons:
         a = [u["metrics"][compare.metric] for u in by_arm[compare.a]]
         b = [u["metrics"][compare.metric] for u in by_arm[compare.b]]
-        comparisons.append(stats.paired_comparison(
-            a, b, a=compare.a, b=compare.b, metric=compare.metric, higher_is_better=compare.higher_is_better
-        ).as_dict())
+        comparisons.append(
+            stats.paired_comparison(
+                a, b, a=compare.a, b=compare.b, metric=compare.metric, higher_is_better=compare.higher_is_better
+            ).as_dict()
+        )
     bounds = [
-        stats.compare_to_value([u["metrics"][bound.metric] for u in by_arm[bound.arm]], bound.value,
-                               name=bound.arm, reference=bound.label, metric=bound.metric).as_dict()
+        stats.compare_to_value(
+            [u["metrics"][bound.metric] for u in by_arm[bound.arm]],
+            bound.value,
+            name=bound.arm,
+            reference=bound.label,
+            metric=bound.metric,
+        ).as_dict()
         for bound in experiment.bounds
     ]
     return summaries, comparisons, bounds
@@ -90,7 +100,11 @@ def run_experiment(
     experiment = get(name)
     settings = experiment.settings_for(scale)
     seeds = tuple(experiment.seeds_for(scale) if seeds is None else seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+    if (
+        not seeds
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
         raise ValueError(f"seeds must be distinct non-negative ints; got {seeds!r}")
     device = config.get_device() if device is None else torch.device(device)
     config.configure_threads(threads)
@@ -115,8 +129,13 @@ def run_experiment(
             result = experiment.run_unit(arm, seed, settings, device)
             if models is not None and "model" in result:
                 models[(arm, seed)] = result["model"]
-            unit = {"arm": arm, "seed": seed, **_storable(result), "wall_seconds": time.perf_counter() - unit_began,
-                    "cpu_seconds": time.process_time() - unit_cpu}
+            unit = {
+                "arm": arm,
+                "seed": seed,
+                **_storable(result),
+                "wall_seconds": time.perf_counter() - unit_began,
+                "cpu_seconds": time.process_time() - unit_cpu,
+            }
             if saved is not None:
                 runfile_tmp = saved.with_suffix(".tmp")
                 runfile_tmp.write_text(json.dumps(unit))
@@ -138,8 +157,14 @@ def run_experiment(
         "question": experiment.question,
         "paper_claim": experiment.paper_claim,
         "arms": list(experiment.arms),
-        "card": runfile.run_card(scale, seeds, settings, device, time.perf_counter() - began + resumed_seconds,
-                                 cpu_seconds=time.process_time() - cpu_began + resumed_cpu),
+        "card": runfile.run_card(
+            scale,
+            seeds,
+            settings,
+            device,
+            time.perf_counter() - began + resumed_seconds,
+            cpu_seconds=time.process_time() - cpu_began + resumed_cpu,
+        ),
         "units": units,
         "summaries": summaries,
         "comparisons": comparisons,

@@ -25,23 +25,64 @@ Cohen's :math:`d_z = \bar d / s_d` for paired samples.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 __all__ = [
-    "BETTER", "NO_DIFFERENCE", "WORSE", "TOO_FEW", "VERDICTS", "Interval", "Comparison",
-    "t_quantile", "mean_interval", "paired_comparison", "compare_to_value",
+    "BETTER",
+    "NO_DIFFERENCE",
+    "WORSE",
+    "TOO_FEW",
+    "VERDICTS",
+    "Interval",
+    "Comparison",
+    "t_quantile",
+    "mean_interval",
+    "paired_comparison",
+    "compare_to_value",
 ]
 
-BETTER, NO_DIFFERENCE, WORSE, TOO_FEW = "A better than B", "no detectable difference", "B better than A", "too few seeds"
+BETTER, NO_DIFFERENCE, WORSE, TOO_FEW = (
+    "A better than B",
+    "no detectable difference",
+    "B better than A",
+    "too few seeds",
+)
 VERDICTS = (BETTER, NO_DIFFERENCE, WORSE, TOO_FEW)
 
 # Two-sided 95 % quantiles t_{0.975, df} of Student's t for df = 1..30 (standard tables); beyond 30
 # the Cornish-Fisher expansion below is accurate to 3 decimals.
 _T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
 )
 
 
@@ -160,9 +201,18 @@ def paired_comparison(
     else:
         verdict = NO_DIFFERENCE
     return Comparison(
-        a=a, b=b, metric=metric, n=n, a_mean=sum(xs) / n, b_mean=sum(ys) / n,
-        mean_difference=spread.mean, low=spread.low, high=spread.high, effect_size=effect,
-        verdict=verdict, higher_is_better=higher_is_better,
+        a=a,
+        b=b,
+        metric=metric,
+        n=n,
+        a_mean=sum(xs) / n,
+        b_mean=sum(ys) / n,
+        mean_difference=spread.mean,
+        low=spread.low,
+        high=spread.high,
+        effect_size=effect,
+        verdict=verdict,
+        higher_is_better=higher_is_better,
     )
 
 

@@ -24,7 +24,7 @@ from stconv_lite.models import create
 __all__ = ["CHECKS", "run_check"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params(name: str, num_classes: int, in_channels: int = 3, **options) -> int:
     """Parameters of a registered model built on the meta device (no memory, no time)."""
     with torch.device("meta"):
@@ -41,8 +41,20 @@ def _gmacs(name: str, num_classes: int, clip: tuple[int, int, int], **options) -
 
 # ---------------------------------------------------------------- R(2+1)D study (Tran et al. 2018)
 
-_R21D_TABLE = {"r2d": 11.4, "fr2d": 11.4, "r3d": 33.4, "mc2": 11.4, "mc3": 11.7, "mc4": 12.7, "mc5": 16.9,
-               "rmc2": 33.3, "rmc3": 33.0, "rmc4": 32.0, "rmc5": 27.9, "r2plus1d": 33.3}  # slides' table, M
+_R21D_TABLE = {
+    "r2d": 11.4,
+    "fr2d": 11.4,
+    "r3d": 33.4,
+    "mc2": 11.4,
+    "mc3": 11.7,
+    "mc4": 12.7,
+    "mc5": 16.9,
+    "rmc2": 33.3,
+    "rmc3": 33.0,
+    "rmc4": 32.0,
+    "rmc5": 27.9,
+    "r2plus1d": 33.3,
+}  # slides' table, M
 
 
 def _r21d_params(variants: tuple[str, ...]) -> Outcome:
@@ -89,8 +101,12 @@ def midplanes_match_3d() -> Outcome:
         gaps.append((27 * n_in * n_out - weights, 9 * n_in + 3 * n_out))  # (gap, one more M_i would add)
     exact = all(0 <= gap < step for gap, step in gaps)
     largest = max(gap / (27 * n_in * n_out) for (gap, _), (n_in, n_out) in zip(gaps, widths))
-    return holds(exact, f"conv weights equal up to the floor of M_i (largest gap {100 * largest:.3f} %)",
-                 "t d^2 N_{i-1} N_i weights in both", note=f"widths {widths}")
+    return holds(
+        exact,
+        f"conv weights equal up to the floor of M_i (largest gap {100 * largest:.3f} %)",
+        "t d^2 N_{i-1} N_i weights in both",
+        note=f"widths {widths}",
+    )
 
 
 def _relu_calls(model: nn.Module, clip: torch.Tensor) -> int:
@@ -117,6 +133,7 @@ def nonlinearities_double() -> Outcome:
 
 # ---------------------------------------------------------------- 3TConv (Ras et al. 2021)
 
+
 def conv3t_kernel_formula() -> Outcome:
     """Appendix A: a 3T kernel has n m + 4 (l - 1) parameters where a 3D kernel has n m l."""
     from stconv_lite.ops.conv3t import Conv3T
@@ -126,7 +143,9 @@ def conv3t_kernel_formula() -> Outcome:
         rows.append((count_parameters(Conv3T(1, 1, (l, n, m), bias=False)), n * m + 4 * (l - 1), n * m * l))
     ok = all(ours == formula for ours, formula, _ in rows)
     shown = "; ".join(f"{o} (3D {full})" for o, _, full in rows)
-    return holds(ok, shown, "; ".join(str(f) for _, f, _ in rows), note="one filter, kernels 3x3x3, 5x5x5, 3x7x7, 7x3x3")
+    return holds(
+        ok, shown, "; ".join(str(f) for _, f, _ in rows), note="one filter, kernels 3x3x3, 5x5x5, 3x7x7, 7x3x3"
+    )
 
 
 def _exact_counts(pairs: list[tuple[str, int, int]]) -> Outcome:
@@ -136,17 +155,27 @@ def _exact_counts(pairs: list[tuple[str, int, int]]) -> Outcome:
 
 def resnet18_3t_params() -> Outcome:
     """Table 1: 3T-ResNet18 and 3D-ResNet18 on Jester (27 classes) and UCF101 (101)."""
-    return _exact_counts([("3T/27", _params("resnet18_3t", 27), 11_222_619), ("3D/27", _params("resnet18_3d", 27), 33_217_755),
-                          ("3T/101", _params("resnet18_3t", 101), 11_260_581), ("3D/101", _params("resnet18_3d", 101), 33_255_717)])
+    return _exact_counts(
+        [
+            ("3T/27", _params("resnet18_3t", 27), 11_222_619),
+            ("3D/27", _params("resnet18_3d", 27), 33_217_755),
+            ("3T/101", _params("resnet18_3t", 101), 11_260_581),
+            ("3D/101", _params("resnet18_3d", 101), 33_255_717),
+        ]
+    )
 
 
 def googlenet_3t_params() -> Outcome:
     """Table 1: 3T-GoogLeNet and 3D-GoogLeNet on Jester and UCF101 (counted with the authors' auxiliary heads)."""
     aux = {"aux_logits": True}
-    return _exact_counts([("3T/27", _params("googlenet_3t", 27, **aux), 7_419_121),
-                          ("3D/27", _params("googlenet_3d", 27, **aux), 14_078_833),
-                          ("3T/101", _params("googlenet_3t", 101, **aux), 7_646_671),
-                          ("3D/101", _params("googlenet_3d", 101, **aux), 14_306_383)])
+    return _exact_counts(
+        [
+            ("3T/27", _params("googlenet_3t", 27, **aux), 7_419_121),
+            ("3D/27", _params("googlenet_3d", 27, **aux), 14_078_833),
+            ("3T/101", _params("googlenet_3t", 101, **aux), 7_646_671),
+            ("3D/101", _params("googlenet_3d", 101, **aux), 14_306_383),
+        ]
+    )
 
 
 def r2plus1d_baseline_params() -> Outcome:
@@ -159,13 +188,23 @@ def up_to_77_percent_fewer() -> Outcome:
     """Abstract: "up to 77 % less parameters": the largest saving among table 1's pairs, from our counts."""
     pairs = {}
     for classes in (27, 101):
-        for small, big in [("googlenet_3t", "googlenet_3d"), ("resnet18_3t", "resnet18_3d"),
-                           ("googlenet_3t", "r2plus1d_18"), ("resnet18_3t", "r2plus1d_18")]:
+        for small, big in [
+            ("googlenet_3t", "googlenet_3d"),
+            ("resnet18_3t", "resnet18_3d"),
+            ("googlenet_3t", "r2plus1d_18"),
+            ("resnet18_3t", "r2plus1d_18"),
+        ]:
             small_options = {"aux_logits": True} if small.startswith("googlenet") else {}
-            big_options = ({"torchvision_compat": True} if big == "r2plus1d_18"
-                           else {"aux_logits": True} if big.startswith("googlenet") else {})
+            big_options = (
+                {"torchvision_compat": True}
+                if big == "r2plus1d_18"
+                else {"aux_logits": True}
+                if big.startswith("googlenet")
+                else {}
+            )
             pairs[f"{small} vs {big} ({classes})"] = 1 - _params(small, classes, **small_options) / _params(
-                big, classes, **big_options)
+                big, classes, **big_options
+            )
     best = max(pairs, key=pairs.get)
     outcome = printed(100 * pairs[best], 77.0, 0, unit=" %")
     return Outcome(outcome.verdict, f"{100 * pairs[best]:.1f} % ({best})", "77 %", outcome.note)
@@ -176,7 +215,7 @@ def up_to_77_percent_fewer() -> Outcome:
 _TABLE_2A = {"resnet50_c3d": 59.9, "resnet50_r2plus1d": 45.8, "resnet50_csn": 35.6, "resnet50_ct": 36.3}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ct_gmacs(name: str, **options) -> float:
     return _gmacs(name, 174, (8, 256, 256), **options)
 
@@ -185,8 +224,12 @@ def _table_2a_ratio(name: str) -> Outcome:
     ours = _ct_gmacs(name) / _ct_gmacs("resnet50_ct")
     paper = _TABLE_2A[name] / _TABLE_2A["resnet50_ct"]
     outcome = within(ours, paper, 0.05)
-    return Outcome(outcome.verdict, f"{ours:.3f}x CT ({_ct_gmacs(name):.1f} G)", f"{paper:.3f}x ({_TABLE_2A[name]} G)",
-                   outcome.note + "; ratios, so the FLOP convention cancels")
+    return Outcome(
+        outcome.verdict,
+        f"{ours:.3f}x CT ({_ct_gmacs(name):.1f} G)",
+        f"{paper:.3f}x ({_TABLE_2A[name]} G)",
+        outcome.note + "; ratios, so the FLOP convention cancels",
+    )
 
 
 def c3d_vs_ct_flops() -> Outcome:
@@ -208,8 +251,12 @@ def more_subdimensions_fewer_flops() -> Outcome:
     falling = ours[1] > ours[2] > ours[3] > ours[4]
     worst = max(abs((ours[k] / ours[2]) / (paper[k] / paper[2]) - 1) for k in paper)
     verdict = QUALITATIVE if falling and worst <= 0.05 else NOT_REPRODUCED
-    return Outcome(verdict, ", ".join(f"K={k} {v:.1f} G" for k, v in ours.items()),
-                   ", ".join(f"K={k} {v}" for k, v in paper.items()), f"ratios to K=2 within {100 * worst:.1f} %")
+    return Outcome(
+        verdict,
+        ", ".join(f"K={k} {v:.1f} G" for k, v in ours.items()),
+        ", ".join(f"K={k} {v}" for k, v in paper.items()),
+        f"ratios to K=2 within {100 * worst:.1f} %",
+    )
 
 
 def ctnet_params() -> Outcome:
@@ -245,16 +292,24 @@ def ct_field_with_fewer_flops() -> Outcome:
 
     c = 64
     ct, c3d = make_module("ct", c, factors=2), make_module("c3d", c)
-    (ct_ch, ct_ext), (c3d_ch, c3d_ext) = _field(make_module("ct", 16, factors=2), 16), _field(make_module("c3d", 16), 16)
+    (ct_ch, ct_ext), (c3d_ch, c3d_ext) = (
+        _field(make_module("ct", 16, factors=2), 16),
+        _field(make_module("c3d", 16), 16),
+    )
     x = torch.randn(1, c, 8, 28, 28, device="meta")
     with torch.device("meta"):
         ratio = count_macs(ct.to("meta"), x) / count_macs(c3d.to("meta"), x)
     covers = ct_ch >= c3d_ch and all(a >= b for a, b in zip(ct_ext, c3d_ext))
-    return holds(covers and ratio < 1, f"field {'x'.join(map(str, ct_ext))} vs {'x'.join(map(str, c3d_ext))}, "
-                 f"{ratio:.2f}x the MACs of C3D (C={c})", "sufficient interaction, fewer FLOPs", exact=False)
+    return holds(
+        covers and ratio < 1,
+        f"field {'x'.join(map(str, ct_ext))} vs {'x'.join(map(str, c3d_ext))}, {ratio:.2f}x the MACs of C3D (C={c})",
+        "sufficient interaction, fewer FLOPs",
+        exact=False,
+    )
 
 
 # ---------------------------------------------------------------- TAdaConv (Huang et al. 2022)
+
 
 def tadaconv_table1_flops() -> Outcome:
     """Table 1 at C=64, k=3, 8x56x56, r=4: our counted MACs of TAdaConv vs the table's formula."""
@@ -269,9 +324,13 @@ def tadaconv_table1_flops() -> Outcome:
     paper_overhead = paper["TAdaConv"]["flops"] / paper["spatial conv"]["flops"] - 1
     r21_overhead = paper["(2+1)D conv"]["flops"] / paper["spatial conv"]["flops"] - 1
     ok = same_spatial and overhead < 0.1 * r21_overhead and paper_overhead < 0.1 * r21_overhead
-    return holds(ok, f"+{100 * overhead:.2f} % over the spatial conv", f"+{100 * paper_overhead:.2f} % "
-                 f"((2+1)D: +{100 * r21_overhead:.0f} %)", exact=False,
-                 note="an order of magnitude below the temporal conv's overhead")
+    return holds(
+        ok,
+        f"+{100 * overhead:.2f} % over the spatial conv",
+        f"+{100 * paper_overhead:.2f} % ((2+1)D: +{100 * r21_overhead:.0f} %)",
+        exact=False,
+        note="an order of magnitude below the temporal conv's overhead",
+    )
 
 
 def tadaconv_param_formula() -> Outcome:
@@ -282,7 +341,9 @@ def tadaconv_param_formula() -> Outcome:
     ours = count_parameters(TAdaConvWithGenerator(c, c, k, padding=1, bias=False, reduction=r, global_context=False))
     paper = c * c * k * k + 2 * c * (c // r) * k
     outcome = within(ours, paper, 0.01)
-    return Outcome(outcome.verdict, f"{ours:,}", f"{paper:,}", outcome.note + "; ours adds the generator's biases and BN")
+    return Outcome(
+        outcome.verdict, f"{ours:,}", f"{paper:,}", outcome.note + "; ours adds the generator's biases and BN"
+    )
 
 
 def tada2d_params() -> Outcome:
@@ -318,6 +379,7 @@ def tadaconv_identity_at_init() -> Outcome:
 
 # ---------------------------------------------------------------- Fusion (Zhou et al. 2020)
 
+
 def template_params() -> Outcome:
     """Table 1: the DenseNet-121-sized template has 21.4M parameters (174 classes)."""
     return printed(_params("fusion_template_121", 174) / 1e6, 21.4, 1, unit="M")
@@ -327,18 +389,46 @@ def template_positions() -> Outcome:
     """Fig. 4 / supp. Fig. 1: 61 gated positions (58 layers + 3 transitions), two drop rates each."""
     with torch.device("meta"):
         model = create("fusion_template_121", num_classes=174)
-    return holds(len(model.positions) == 61 and len(model.gates()) == 122,
-                 f"{len(model.positions)} positions, {len(model.gates())} gates", "61 positions, 122 drop rates")
+    return holds(
+        len(model.positions) == 61 and len(model.gates()) == 122,
+        f"{len(model.positions)} positions, {len(model.gates())} gates",
+        "61 positions, 122 drop rates",
+    )
 
 
-CHECKS = {f.__name__: f for f in [
-    r2d_params, fr2d_params, r3d_params, mc_params, rmc_params, r2plus1d_params, midplanes_match_3d,
-    nonlinearities_double, conv3t_kernel_formula, resnet18_3t_params, googlenet_3t_params, r2plus1d_baseline_params,
-    up_to_77_percent_fewer, c3d_vs_ct_flops, r2plus1d_vs_ct_flops, csn_vs_ct_flops, more_subdimensions_fewer_flops,
-    ctnet_params, ct_interaction_field, ct_field_with_fewer_flops, tadaconv_table1_flops, tadaconv_param_formula,
-    tada2d_params, tada2d_generator_params, tada2d_extra_gflops, tadaconv_identity_at_init, template_params,
-    template_positions,
-]}
+CHECKS = {
+    f.__name__: f
+    for f in [
+        r2d_params,
+        fr2d_params,
+        r3d_params,
+        mc_params,
+        rmc_params,
+        r2plus1d_params,
+        midplanes_match_3d,
+        nonlinearities_double,
+        conv3t_kernel_formula,
+        resnet18_3t_params,
+        googlenet_3t_params,
+        r2plus1d_baseline_params,
+        up_to_77_percent_fewer,
+        c3d_vs_ct_flops,
+        r2plus1d_vs_ct_flops,
+        csn_vs_ct_flops,
+        more_subdimensions_fewer_flops,
+        ctnet_params,
+        ct_interaction_field,
+        ct_field_with_fewer_flops,
+        tadaconv_table1_flops,
+        tadaconv_param_formula,
+        tada2d_params,
+        tada2d_generator_params,
+        tada2d_extra_gflops,
+        tadaconv_identity_at_init,
+        template_params,
+        template_positions,
+    ]
+}
 
 
 def run_check(name: str) -> Outcome:
@@ -349,4 +439,3 @@ def run_check(name: str) -> Outcome:
     if not isinstance(outcome, Outcome):
         raise TypeError(f"check {name} returned {type(outcome).__name__}, not an Outcome")
     return outcome
-

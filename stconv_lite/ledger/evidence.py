@@ -74,13 +74,23 @@ def _from_run(claim: Claim, evidence: Run, folder: str | Path | None) -> Row:
         return Row(claim, NOT_TESTABLE, "—", "—", f"experiment `{evidence.experiment}` is not registered", "—", "—")
     run = stored_run(evidence.experiment, folder)
     if run is None:
-        return Row(claim, NOT_TESTABLE, "—", "—", f"no stored run of `{evidence.experiment}` yet (`{command}`)", "—", "—")
+        return Row(
+            claim, NOT_TESTABLE, "—", "—", f"no stored run of `{evidence.experiment}` yet (`{command}`)", "—", "—"
+        )
     comparison = find_comparison(run, evidence)
     path = f"book/results/{runfile.file_name(run['experiment'], run['card']['scale'])}"
     scale, device = _card(run)
     if comparison is None:
-        return Row(claim, NOT_TESTABLE, "—", "—", f"the stored run has no comparison {evidence.a} vs {evidence.b} on "
-                   f"{evidence.metric} (rerun it)", scale, device, path)
+        return Row(
+            claim,
+            NOT_TESTABLE,
+            "—",
+            "—",
+            f"the stored run has no comparison {evidence.a} vs {evidence.b} on {evidence.metric} (rerun it)",
+            scale,
+            device,
+            path,
+        )
     verdict = from_comparison(comparison, evidence.expect, bound=comparison in run["bounds"])
     ours = f"{comparison['verdict_text']} ({comparison['mean_difference']:+.3g})"
     sentence = report.comparison_sentence(comparison)
@@ -92,8 +102,9 @@ def _expected_text(evidence: Run) -> str:
     first, rest = evidence.expect.split(" ", 1)
     names = {"A": evidence.a, "B": evidence.b}
     last = rest.rsplit(" ", 1)
-    return f"{names[first]} {last[0]} {names[last[1]]}" + (f" on {evidence.metric.replace('_', ' ')}"
-                                                          if evidence.metric != "test_accuracy" else "")
+    return f"{names[first]} {last[0]} {names[last[1]]}" + (
+        f" on {evidence.metric.replace('_', ' ')}" if evidence.metric != "test_accuracy" else ""
+    )
 
 
 def evaluate(claim: Claim, folder: str | Path | None = None) -> Row:
@@ -101,8 +112,15 @@ def evaluate(claim: Claim, folder: str | Path | None = None) -> Row:
     evidence = claim.evidence
     if isinstance(evidence, Check):
         outcome = run_check(evidence.function)
-        return Row(claim, outcome.verdict, outcome.ours, outcome.paper, outcome.note or "computed at page build",
-                   "check at page build", "any (deterministic)")
+        return Row(
+            claim,
+            outcome.verdict,
+            outcome.ours,
+            outcome.paper,
+            outcome.note or "computed at page build",
+            "check at page build",
+            "any (deterministic)",
+        )
     if isinstance(evidence, Run):
         row = _from_run(claim, evidence, folder)
     elif isinstance(evidence, Untestable):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from stconv_lite.ledger.claims import CHAPTERS, PAPERS
 from stconv_lite.ledger.evidence import Row
@@ -32,8 +32,10 @@ def counts_sentence(rows: Sequence[Row]) -> str:
     listed = ", ".join(f"**{n}** {verdict}" for verdict, n in counts.items())
     checks = sum(row.scale == "check at page build" for row in rows)
     runs = sum(row.run_file is not None for row in rows)
-    return (f"**{len(rows)} claims** of the five source documents: {listed}. {checks} verdicts come from checks "
-            f"computed while this page was built, {runs} from stored experiment runs.")
+    return (
+        f"**{len(rows)} claims** of the five source documents: {listed}. {checks} verdicts come from checks "
+        f"computed while this page was built, {runs} from stored experiment runs."
+    )
 
 
 def _cell(text: str) -> str:
@@ -57,16 +59,38 @@ def _run_link(row: Row) -> str:
 
 def ledger_html(rows: Sequence[Row]) -> str:
     """One table row per claim: id, source, claim, test, ours vs paper, scale/device, verdict, links."""
-    head = ("claim", "source", "the book's test", "ours", "paper", "evidence", "scale, device", "verdict",
-            "chapter", "run file")
-    lines = ['<table class="ledger">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>",
-             "<tbody>"]
+    head = (
+        "claim",
+        "source",
+        "the book's test",
+        "ours",
+        "paper",
+        "evidence",
+        "scale, device",
+        "verdict",
+        "chapter",
+        "run file",
+    )
+    lines = [
+        '<table class="ledger">',
+        "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>",
+        "<tbody>",
+    ]
     for row in rows:
         c = row.claim
         lines.append(
-            "<tr>" + _cell(c.claim) + _cell(f"{c.paper}: {c.source}") + _cell(c.test) + _cell(row.ours)
-            + _cell(row.paper) + _cell(row.basis.replace("**", "").replace("`", "")) + _cell(f"{row.scale}; {row.device}")
-            + f"<td><b>{html.escape(row.verdict)}</b></td>" + _chapter_link(row) + _run_link(row) + "</tr>"
+            "<tr>"
+            + _cell(c.claim)
+            + _cell(f"{c.paper}: {c.source}")
+            + _cell(c.test)
+            + _cell(row.ours)
+            + _cell(row.paper)
+            + _cell(row.basis.replace("**", "").replace("`", ""))
+            + _cell(f"{row.scale}; {row.device}")
+            + f"<td><b>{html.escape(row.verdict)}</b></td>"
+            + _chapter_link(row)
+            + _run_link(row)
+            + "</tr>"
         )
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines)

@@ -26,8 +26,20 @@ from dataclasses import dataclass
 from stconv_lite.experiments import stats
 
 __all__ = [
-    "EXACT", "QUALITATIVE", "NOT_REPRODUCED", "CONTRADICTED", "NOT_TESTABLE", "VERDICTS",
-    "Outcome", "printed", "within", "holds", "from_comparison", "NOT_WORSE", "NOT_BETTER", "EXPECTATIONS",
+    "EXACT",
+    "QUALITATIVE",
+    "NOT_REPRODUCED",
+    "CONTRADICTED",
+    "NOT_TESTABLE",
+    "VERDICTS",
+    "Outcome",
+    "printed",
+    "within",
+    "holds",
+    "from_comparison",
+    "NOT_WORSE",
+    "NOT_BETTER",
+    "EXPECTATIONS",
 ]
 
 EXACT, QUALITATIVE = "reproduced exactly", "reproduced qualitatively"
@@ -70,13 +82,18 @@ def printed(ours: float, paper: float, decimals: int, tolerance: float = 0.05, u
     return within(ours, paper, tolerance, shown=shown, paper_shown=f"{paper:.{decimals}f}{unit}")
 
 
-def within(ours: float, paper: float, tolerance: float = 0.05, shown: str | None = None,
-           paper_shown: str | None = None) -> Outcome:
+def within(
+    ours: float, paper: float, tolerance: float = 0.05, shown: str | None = None, paper_shown: str | None = None
+) -> Outcome:
     """Qualitative when ``|ours / paper - 1| <= tolerance``, else not reproduced."""
     error = abs(ours / paper - 1)
     verdict = QUALITATIVE if error <= tolerance else NOT_REPRODUCED
-    return Outcome(verdict, shown or f"{ours:.4g}", paper_shown or f"{paper:.4g}",
-                   f"{100 * error:.1f} % from the paper (tolerance {100 * tolerance:.0f} %)")
+    return Outcome(
+        verdict,
+        shown or f"{ours:.4g}",
+        paper_shown or f"{paper:.4g}",
+        f"{100 * error:.1f} % from the paper (tolerance {100 * tolerance:.0f} %)",
+    )
 
 
 def holds(condition: bool, ours: str, paper: str, exact: bool = True, note: str = "") -> Outcome:

@@ -76,17 +76,18 @@ def _convert_leaf(module: nn.Module, kind: Kind, copy_weights: bool) -> nn.Modul
     if isinstance(module, nn.Conv2d):
         return convert_conv2d(module, kind, copy_weights)
     if isinstance(module, nn.BatchNorm2d):
-        bn = nn.BatchNorm3d(module.num_features, module.eps, module.momentum, module.affine,
-                            module.track_running_stats)
+        bn = nn.BatchNorm3d(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
         if copy_weights:
             bn.load_state_dict(module.state_dict())
         return bn
     if isinstance(module, nn.MaxPool2d):
-        return nn.MaxPool3d(module.kernel_size, module.stride, module.padding, module.dilation,
-                            ceil_mode=module.ceil_mode)
+        return nn.MaxPool3d(
+            module.kernel_size, module.stride, module.padding, module.dilation, ceil_mode=module.ceil_mode
+        )
     if isinstance(module, nn.AvgPool2d):
-        return nn.AvgPool3d(module.kernel_size, module.stride, module.padding, module.ceil_mode,
-                            module.count_include_pad)
+        return nn.AvgPool3d(
+            module.kernel_size, module.stride, module.padding, module.ceil_mode, module.count_include_pad
+        )
     if isinstance(module, nn.AdaptiveAvgPool2d):
         size = module.output_size
         size = (size, size) if isinstance(size, int) or size is None else tuple(size)
@@ -121,12 +122,12 @@ class VideoNet(nn.Module):
     needs none.
     """
 
-    def __init__(self, net: nn.Module, in_channels: int, name: str, clip_spec: ClipSpec = ClipSpec()) -> None:
+    def __init__(self, net: nn.Module, in_channels: int, name: str, clip_spec: ClipSpec | None = None) -> None:
         super().__init__()
         self.net = net
         self.in_channels = in_channels
         self.name = name
-        self.clip_spec = clip_spec
+        self.clip_spec = clip_spec if clip_spec is not None else ClipSpec()
 
     def forward(self, video: torch.Tensor):
         """Classify a clip with the converted network (eq. (2) or (5) of the 3TConv paper per layer).
@@ -143,8 +144,16 @@ def adapt_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
     """A copy of an RGB stem conv for ``in_channels`` inputs (grey: the RGB filters summed)."""
     if conv.in_channels == in_channels:
         return conv
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, conv.groups, conv.bias is not None)
+    new = nn.Conv2d(
+        in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        conv.bias is not None,
+    )
     with torch.no_grad():
         summed = conv.weight.sum(dim=1, keepdim=True)  # a grey image is R = G = B
         new.weight.copy_(summed.expand_as(new.weight) / in_channels)

@@ -95,8 +95,13 @@ def replaced_blocks(layers: Sequence[int], replace: str = "odd", from_stage: int
         raise ValueError(f"replace must be one of {sorted(rules)}; got {replace!r}")
     if from_stage not in (1, 2, 3, 4):
         raise ValueError(f"from_stage must be 1..4; got {from_stage!r}")
-    return [(stage, index) for stage, count in enumerate(layers, start=1) if stage >= from_stage
-            for index in range(count) if rules[replace](index)]
+    return [
+        (stage, index)
+        for stage, count in enumerate(layers, start=1)
+        if stage >= from_stage
+        for index in range(count)
+        if rules[replace](index)
+    ]
 
 
 def _freeze_backbone(model: TSNResNet) -> None:
@@ -109,10 +114,20 @@ def _freeze_backbone(model: TSNResNet) -> None:
     model.fc.requires_grad_(True)
 
 
-def ctnet_resnet50(num_classes: int, in_channels: int = 3, *, module: str = "ct_full",
-                   factors: int | str | Sequence[int] = 2, replace: str = "odd", from_stage: int = 1,
-                   freeze_backbone: bool = False, maxpool: bool = True, pretrained: bool = False,
-                   imagenet_state_dict: dict[str, torch.Tensor] | None = None, **tsn_options) -> TSNResNet:
+def ctnet_resnet50(
+    num_classes: int,
+    in_channels: int = 3,
+    *,
+    module: str = "ct_full",
+    factors: int | str | Sequence[int] = 2,
+    replace: str = "odd",
+    from_stage: int = 1,
+    freeze_backbone: bool = False,
+    maxpool: bool = True,
+    pretrained: bool = False,
+    imagenet_state_dict: dict[str, torch.Tensor] | None = None,
+    **tsn_options,
+) -> TSNResNet:
     """A TSN ResNet-50 whose ``replaced_blocks`` hold ``module`` (see the module docstring).
 
     ``maxpool=True``: torchvision's layout (max-pool after the stem), as TSN and CT-Net use.
@@ -169,5 +184,3 @@ def _register_variant(name: str, kind: str) -> None:
 
 for _name, _kind in CT_VARIANTS.items():
     _register_variant(_name, _kind)
-
-

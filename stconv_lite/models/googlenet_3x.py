@@ -28,22 +28,22 @@ from stconv_lite.models.convert2d import VideoNet, adapt_first_conv, convert_mod
 from stconv_lite.models.registry import register
 from stconv_lite.ops.arguments import ClipSpec
 
-__all__ = ["googlenet_3d", "googlenet_3t", "googlenet_video", "InceptionAux3d", "AUTHORS_AUX_POOL",
-           "GOOGLENET_CLIP"]
+__all__ = ["googlenet_3d", "googlenet_3t", "googlenet_video", "InceptionAux3d", "AUTHORS_AUX_POOL", "GOOGLENET_CLIP"]
 
 AUTHORS_AUX_POOL = (1, 2, 3)
 # The cubic 7x7x7 stride-2 stem and four 3x3x3 stride-2 max-pools (ceil mode, no padding) halve
 # time as often as space: below 15 frames (or 15 pixels) a pool's input is empty. Chapter 7's
 # quick and small clips (4 and 8 frames) are too short; the paper feeds 30 frames.
-GOOGLENET_CLIP = ClipSpec(minimum=(15, 15, 15), hint="use clips of >= 15 frames, or a model without cubic "
-                          "time pooling (e.g. r2plus1d_18, resnet18_3t)")
+GOOGLENET_CLIP = ClipSpec(
+    minimum=(15, 15, 15),
+    hint="use clips of >= 15 frames, or a model without cubic time pooling (e.g. r2plus1d_18, resnet18_3t)",
+)
 
 
 class InceptionAux3d(nn.Module):
     """GoogLeNet's auxiliary classifier for video: pool, 1x1x1 conv to 128, two linear layers."""
 
-    def __init__(self, conv: nn.Module, pool: tuple[int, int, int], num_classes: int,
-                 dropout: float = 0.7) -> None:
+    def __init__(self, conv: nn.Module, pool: tuple[int, int, int], num_classes: int, dropout: float = 0.7) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool3d(pool)
         self.conv = conv

@@ -37,14 +37,17 @@ def _check_built_size(frames: int | None, size: int) -> None:
             continue
         positive_int(value, name)
         if value < LENET_MIN_SIDE:
-            raise ValueError(f"LeNet-5 needs {name} >= {LENET_MIN_SIDE} (two 5-wide convs and two 2x poolings); "
-                             f"got {name}={value}")
+            raise ValueError(
+                f"LeNet-5 needs {name} >= {LENET_MIN_SIDE} (two 5-wide convs and two 2x poolings); got {name}={value}"
+            )
 
 
 def _head(features: int, hidden: tuple[int, int], num_classes: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(features, hidden[0]), nn.ReLU(),
-        nn.Linear(hidden[0], hidden[1]), nn.ReLU(),
+        nn.Linear(features, hidden[0]),
+        nn.ReLU(),
+        nn.Linear(hidden[0], hidden[1]),
+        nn.ReLU(),
         nn.Linear(hidden[1], num_classes),
     )
 
@@ -52,9 +55,16 @@ def _head(features: int, hidden: tuple[int, int], num_classes: int) -> nn.Sequen
 class LeNet5Video(nn.Module):
     """LeNet-5 with 5x5x5 video convolutions: ``conv="3d"`` (nn.Conv3d) or ``"3t"`` (Conv3T)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 1, conv: str = "3t",
-                 channels: tuple[int, int] = (6, 16), hidden: tuple[int, int] = (120, 84),
-                 frames: int = 30, size: int = 28) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        conv: str = "3t",
+        channels: tuple[int, int] = (6, 16),
+        hidden: tuple[int, int] = (120, 84),
+        frames: int = 30,
+        size: int = 28,
+    ) -> None:
         super().__init__()
         layer = {"3d": nn.Conv3d, "3t": Conv3T}.get(conv)
         if layer is None:
@@ -62,11 +72,17 @@ class LeNet5Video(nn.Module):
         self.in_channels, self.kind = positive_int(in_channels, "in_channels"), conv
         _check_built_size(frames, size)
         # The first FC layer's width is fixed by the clip size: another size cannot go through it.
-        self.clip_spec = ClipSpec(exact=(frames, size, size),
-                                  hint="LeNet-5 is built for one clip size; create it with frames=T, size=H (H = W)")
+        self.clip_spec = ClipSpec(
+            exact=(frames, size, size),
+            hint="LeNet-5 is built for one clip size; create it with frames=T, size=H (H = W)",
+        )
         self.features = nn.Sequential(
-            layer(in_channels, channels[0], 5, padding=2), nn.ReLU(), nn.MaxPool3d(2),
-            layer(channels[0], channels[1], 5), nn.ReLU(), nn.MaxPool3d(2),
+            layer(in_channels, channels[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool3d(2),
+            layer(channels[0], channels[1], 5),
+            nn.ReLU(),
+            nn.MaxPool3d(2),
         )
         with torch.no_grad():  # the flattened size follows from the clip size
             flat = self.features(torch.zeros(1, in_channels, frames, size, size)).numel()
@@ -85,17 +101,31 @@ class LeNet5Video(nn.Module):
 class LeNet5Frames(nn.Module):
     """The 2D LeNet-5 on every frame; per-frame logits averaged over time (order-blind baseline)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 1, channels: tuple[int, int] = (6, 16),
-                 hidden: tuple[int, int] = (120, 84), size: int = 28, frames: int | None = None) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        channels: tuple[int, int] = (6, 16),
+        hidden: tuple[int, int] = (120, 84),
+        size: int = 28,
+        frames: int | None = None,
+    ) -> None:
         # ``frames`` is accepted so that the three LeNets take the same options; any T goes through.
         super().__init__()
         self.in_channels = positive_int(in_channels, "in_channels")
         _check_built_size(None, size)
-        self.clip_spec = ClipSpec(minimum=(1, size, size), exact=(None, size, size),
-                                  hint="LeNet-5 is built for one frame size; create it with size=H (H = W)")
+        self.clip_spec = ClipSpec(
+            minimum=(1, size, size),
+            exact=(None, size, size),
+            hint="LeNet-5 is built for one frame size; create it with size=H (H = W)",
+        )
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, channels[0], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels[0], channels[1], 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, channels[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(channels[0], channels[1], 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         with torch.no_grad():
             flat = self.features(torch.zeros(1, in_channels, size, size)).numel()

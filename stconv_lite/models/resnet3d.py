@@ -60,8 +60,8 @@ def group_kinds(variant: str) -> tuple[str, str, str, str, str]:
     if variant == "r2plus1d":
         return ("2plus1d",) * 5
     for prefix, early, late in (("rmc", "2d", "3d"), ("mc", "3d", "2d")):
-        if variant.startswith(prefix) and variant[len(prefix):] in {"2", "3", "4", "5"}:
-            switch = int(variant[len(prefix):])  # the first group (1 = conv1) of the other kind
+        if variant.startswith(prefix) and variant[len(prefix) :] in {"2", "3", "4", "5"}:
+            switch = int(variant[len(prefix) :])  # the first group (1 = conv1) of the other kind
             return tuple(early if group < switch else late for group in range(1, 6))  # type: ignore[return-value]
     raise ValueError(f"unknown video ResNet variant {variant!r}; expected one of {list(VARIANTS)}")
 
@@ -69,8 +69,20 @@ def group_kinds(variant: str) -> tuple[str, str, str, str, str]:
 VARIANTS = ("r2d", "fr2d", "r3d", "mc2", "mc3", "mc4", "mc5", "rmc2", "rmc3", "rmc4", "rmc5", "r2plus1d")
 
 # Table 2 of the R(2+1)D paper (18 layers, 400 Kinetics classes), millions, as printed.
-PAPER_PARAMS_M = {"r2d": 11.4, "fr2d": 11.4, "r3d": 33.4, "mc2": 11.4, "mc3": 11.7, "mc4": 12.7, "mc5": 16.9,
-                  "rmc2": 33.3, "rmc3": 33.0, "rmc4": 32.0, "rmc5": 27.9, "r2plus1d": 33.3}
+PAPER_PARAMS_M = {
+    "r2d": 11.4,
+    "fr2d": 11.4,
+    "r3d": 33.4,
+    "mc2": 11.4,
+    "mc3": 11.7,
+    "mc4": 12.7,
+    "mc5": 16.9,
+    "rmc2": 33.3,
+    "rmc3": 33.0,
+    "rmc4": 32.0,
+    "rmc5": 27.9,
+    "r2plus1d": 33.3,
+}
 
 
 class VideoResNet(nn.Module):
@@ -84,8 +96,17 @@ class VideoResNet(nn.Module):
         stem_mid, shared_mid: (2+1)D layout switches used by ``torchvision_compat``.
     """
 
-    def __init__(self, kinds: tuple[str, ...], blocks: tuple[int, ...], num_classes: int, in_channels: int = 3,
-                 width: int = 64, frames: int = 8, stem_mid: int | None = None, shared_mid: bool = False) -> None:
+    def __init__(
+        self,
+        kinds: tuple[str, ...],
+        blocks: tuple[int, ...],
+        num_classes: int,
+        in_channels: int = 3,
+        width: int = 64,
+        frames: int = 8,
+        stem_mid: int | None = None,
+        shared_mid: bool = False,
+    ) -> None:
         super().__init__()
         if len(kinds) != 5 or kinds[0] not in STEM_KINDS or any(k not in CONV_KINDS for k in kinds[1:]):
             raise ValueError(f"kinds must be (stem in {STEM_KINDS}, then 4 of {CONV_KINDS}); got {kinds!r}")
@@ -96,8 +117,14 @@ class VideoResNet(nn.Module):
         self.kinds, self.in_channels = tuple(kinds), positive_int(in_channels, "in_channels")
         # Padded convs and strides leave any clip >= 1 x 1 x 1 non-empty; R2D's stem stacks exactly
         # ``frames`` frames into channels, so its weights fix T.
-        self.clip_spec = (ClipSpec(exact=(frames, None, None), hint=f"R2D stacks exactly {frames} frames into "
-                                   "channels; build it with frames=T") if kinds[0] == "stacked" else ClipSpec())
+        self.clip_spec = (
+            ClipSpec(
+                exact=(frames, None, None),
+                hint=f"R2D stacks exactly {frames} frames into channels; build it with frames=T",
+            )
+            if kinds[0] == "stacked"
+            else ClipSpec()
+        )
         self.stem = make_stem(kinds[0], in_channels, width, frames, stem_mid)
         channels = width
         for index, (kind, count) in enumerate(zip(kinds[1:], blocks)):
@@ -146,8 +173,16 @@ class VideoResNet(nn.Module):
         return self.fc(pooled)
 
 
-def video_resnet(variant: str, depth: int, num_classes: int, in_channels: int = 3, width: int = 64,
-                 frames: int = 8, torchvision_compat: bool = False, pretrained: bool = False) -> VideoResNet:
+def video_resnet(
+    variant: str,
+    depth: int,
+    num_classes: int,
+    in_channels: int = 3,
+    width: int = 64,
+    frames: int = 8,
+    torchvision_compat: bool = False,
+    pretrained: bool = False,
+) -> VideoResNet:
     """Build ``<variant>_<depth>`` (e.g. ``video_resnet("mc3", 18, 400)``); see the module docstring."""
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {sorted(DEPTHS)}; got {depth!r}")
@@ -158,7 +193,12 @@ def video_resnet(variant: str, depth: int, num_classes: int, in_channels: int = 
         raise ValueError("pretrained=True needs torchvision_compat=True (the weights are torchvision's)")
     compat_r2plus1d = torchvision_compat and variant == "r2plus1d"
     model = VideoResNet(
-        group_kinds(variant), DEPTHS[depth], num_classes, in_channels, width, frames,
+        group_kinds(variant),
+        DEPTHS[depth],
+        num_classes,
+        in_channels,
+        width,
+        frames,
         stem_mid=TORCHVISION_R2PLUS1D_STEM_MID * width // 64 if compat_r2plus1d else None,
         shared_mid=compat_r2plus1d,
     )
@@ -185,8 +225,10 @@ def _load_torchvision_weights(model: VideoResNet, name: str, num_classes: int, i
 def _register_all() -> None:
     for variant in VARIANTS:
         for depth in DEPTHS:
-            def builder(num_classes: int, in_channels: int = 3, *, _variant: str = variant, _depth: int = depth,
-                        **options) -> nn.Module:
+
+            def builder(
+                num_classes: int, in_channels: int = 3, *, _variant: str = variant, _depth: int = depth, **options
+            ) -> nn.Module:
                 return video_resnet(_variant, _depth, num_classes, in_channels, **options)
 
             builder.__name__ = builder.__qualname__ = f"{variant}_{depth}"

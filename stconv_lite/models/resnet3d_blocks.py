@@ -37,8 +37,9 @@ def temporal_stride(kind: str, stride: int) -> int:
     return 1 if kind == "2d" else stride
 
 
-def make_conv(kind: ConvKind, in_channels: int, out_channels: int, stride: int = 1,
-              mid_channels: int | None = None) -> nn.Module:
+def make_conv(
+    kind: ConvKind, in_channels: int, out_channels: int, stride: int = 1, mid_channels: int | None = None
+) -> nn.Module:
     """The 3x3(x3) convolution of a residual block, of the given kind (no bias: a BN follows)."""
     st = temporal_stride(kind, stride)
     if kind == "3d":
@@ -74,8 +75,9 @@ class TimeIntoChannels(nn.Module):
         return f"frames={self.frames}"
 
 
-def make_stem(kind: StemKind, in_channels: int, width: int, frames: int = 8,
-              mid_channels: int | None = None) -> nn.Sequential:
+def make_stem(
+    kind: StemKind, in_channels: int, width: int, frames: int = 8, mid_channels: int | None = None
+) -> nn.Sequential:
     """conv1 of the paper's Table 1: a 7x7 spatial conv with spatial stride 2, then BN and ReLU.
 
     The temporal extent is 3 (``"3d"``, ``"2plus1d"``), 1 (``"2d"``), or the whole clip
@@ -85,7 +87,8 @@ def make_stem(kind: StemKind, in_channels: int, width: int, frames: int = 8,
         return nn.Sequential(
             TimeIntoChannels(frames),
             nn.Conv3d(in_channels * frames, width, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
-            nn.BatchNorm3d(width), nn.ReLU(inplace=True),
+            nn.BatchNorm3d(width),
+            nn.ReLU(inplace=True),
         )
     if kind == "2d":
         conv = nn.Conv3d(in_channels, width, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False)
@@ -97,9 +100,11 @@ def make_stem(kind: StemKind, in_channels: int, width: int, frames: int = 8,
         mid = mid_channels if mid_channels is not None else midplanes(in_channels, width, t=3, d=7)
         return nn.Sequential(
             nn.Conv3d(in_channels, mid, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
-            nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
+            nn.BatchNorm3d(mid),
+            nn.ReLU(inplace=True),
             nn.Conv3d(mid, width, (3, 1, 1), 1, (1, 0, 0), bias=False),
-            nn.BatchNorm3d(width), nn.ReLU(inplace=True),
+            nn.BatchNorm3d(width),
+            nn.ReLU(inplace=True),
         )
     raise ValueError(f"stem kind must be one of {STEM_KINDS}; got {kind!r}")
 
@@ -116,17 +121,20 @@ class BasicBlock3d(nn.Module):
             computed from the *block's* input width, which is smaller in a block that widens.
     """
 
-    def __init__(self, kind: ConvKind, in_channels: int, out_channels: int, stride: int = 1,
-                 shared_mid: bool = False) -> None:
+    def __init__(
+        self, kind: ConvKind, in_channels: int, out_channels: int, stride: int = 1, shared_mid: bool = False
+    ) -> None:
         super().__init__()
         mid1 = mid2 = None
         if kind == "2plus1d":
             mid1 = midplanes(in_channels, out_channels)
             mid2 = mid1 if shared_mid else midplanes(out_channels, out_channels)
-        self.conv1 = nn.Sequential(make_conv(kind, in_channels, out_channels, stride, mid1),
-                                   nn.BatchNorm3d(out_channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(make_conv(kind, out_channels, out_channels, 1, mid2),
-                                   nn.BatchNorm3d(out_channels))
+        self.conv1 = nn.Sequential(
+            make_conv(kind, in_channels, out_channels, stride, mid1),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+        self.conv2 = nn.Sequential(make_conv(kind, out_channels, out_channels, 1, mid2), nn.BatchNorm3d(out_channels))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_channels != out_channels:

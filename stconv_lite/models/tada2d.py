@@ -29,7 +29,7 @@ The 1x1x1 convs are Conv3d on both sides; only the TAdaConv weight and the gener
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -42,8 +42,7 @@ from stconv_lite.ops.calibration import CalibrationGenerator
 from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
-__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small",
-           "InputCalibratedConv", "tadaify"]
+__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "InputCalibratedConv", "tadaify"]
 
 AGGREGATIONS = ("sepbn", "shortcut", "avg", None)
 
@@ -56,18 +55,35 @@ class _BatchNormReLU(nn.BatchNorm3d):
         return torch.relu(super().forward(x))
 
 
-def tada2d_bottleneck(in_channels: int, mid_channels: int, stride: int = 1,
-                      kernel_sizes: tuple[int, int] = (3, 3), global_context: bool = True,
-                      aggregation: str | None = "sepbn", cal_dim: str = "cin", reduction: int = 4,
-                      pool_kernel: int = 3) -> Bottleneck:
+def tada2d_bottleneck(
+    in_channels: int,
+    mid_channels: int,
+    stride: int = 1,
+    kernel_sizes: tuple[int, int] = (3, 3),
+    global_context: bool = True,
+    aggregation: str | None = "sepbn",
+    cal_dim: str = "cin",
+    reduction: int = 4,
+    pool_kernel: int = 3,
+) -> Bottleneck:
     """One TAda2D block (figure 2c): a :class:`~stconv_lite.models.tsn.Bottleneck` whose 3x3 is a TAdaConv
     (with its generator) and whose BN + ReLU after it is the temporal aggregation of eq. (7)."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}; got {aggregation!r}")
 
     def spatial_conv(cin: int, cout: int, s: int) -> nn.Module:
-        return TAdaConvWithGenerator(cin, cout, 3, stride=s, padding=1, bias=False, cal_dim=cal_dim,
-                                     reduction=reduction, kernel_sizes=kernel_sizes, global_context=global_context)
+        return TAdaConvWithGenerator(
+            cin,
+            cout,
+            3,
+            stride=s,
+            padding=1,
+            bias=False,
+            cal_dim=cal_dim,
+            reduction=reduction,
+            kernel_sizes=kernel_sizes,
+            global_context=global_context,
+        )
 
     def spatial_norm(channels: int) -> nn.Module:
         if aggregation is None:
@@ -84,9 +100,17 @@ class TAda2D(TSNResNet):
     Other keyword options go to :func:`tada2d_bottleneck`.
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3, layers: Sequence[int] = (3, 4, 6, 3),
-                 width: int = 64, maxpool: bool = False, dropout: float = 0.5,
-                 stages: Sequence[int] = (1, 2, 3, 4), **tada_options) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        layers: Sequence[int] = (3, 4, 6, 3),
+        width: int = 64,
+        maxpool: bool = False,
+        dropout: float = 0.5,
+        stages: Sequence[int] = (1, 2, 3, 4),
+        **tada_options,
+    ) -> None:
         if not set(stages) <= {1, 2, 3, 4}:
             raise ValueError(f"stages must be a subset of (1, 2, 3, 4) (res2..res5); got {tuple(stages)!r}")
         tada2d_bottleneck(4, 4, **tada_options)  # validate the options before building 16 blocks
@@ -108,8 +132,9 @@ class TAda2D(TSNResNet):
         return {name: m.generator for name, m in self.named_modules() if isinstance(m, TAdaConvWithGenerator)}
 
 
-def _build(num_classes: int, in_channels: int, layers: Sequence[int], width: int, pretrained: bool,
-           **options) -> TAda2D:
+def _build(
+    num_classes: int, in_channels: int, layers: Sequence[int], width: int, pretrained: bool, **options
+) -> TAda2D:
     model = TAda2D(num_classes, in_channels, layers, width, **options)
     if pretrained:
         if width != 64 or tuple(layers) != (3, 4, 6, 3):
@@ -119,19 +144,31 @@ def _build(num_classes: int, in_channels: int, layers: Sequence[int], width: int
 
 
 @register("tada2d_r50")
-def tada2d_r50(num_classes: int, in_channels: int = 3, *, layers: Sequence[int] = (3, 4, 6, 3), width: int = 64,
-               pretrained: bool = False, **options) -> TAda2D:
+def tada2d_r50(
+    num_classes: int,
+    in_channels: int = 3,
+    *,
+    layers: Sequence[int] = (3, 4, 6, 3),
+    width: int = 64,
+    pretrained: bool = False,
+    **options,
+) -> TAda2D:
     """TAda2D-R50 of the TAdaConv paper (every 3x3 a TAdaConv + aggregation); see the module docstring."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
 @register("tada2d_small")
-def tada2d_small(num_classes: int, in_channels: int = 1, *, layers: Sequence[int] = (1, 1, 1, 1), width: int = 16,
-                 pretrained: bool = False, **options) -> TAda2D:
+def tada2d_small(
+    num_classes: int,
+    in_channels: int = 1,
+    *,
+    layers: Sequence[int] = (1, 1, 1, 1),
+    width: int = 16,
+    pretrained: bool = False,
+    **options,
+) -> TAda2D:
     """A CPU-sized TAda2D for Video-MNIST, the counterpart of ``tsn_small`` (same widths and depth)."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
-
-
 
 
 class InputCalibratedConv(nn.Module):
@@ -170,7 +207,8 @@ def tadaify(model: nn.Module, **generator_options) -> nn.Module:
     :class:`~stconv_lite.ops.calibration.CalibrationGenerator` (``reduction``, ``kernel_sizes``, ...).
     """
     targets = [
-        (name, module) for name, module in model.named_modules()
+        (name, module)
+        for name, module in model.named_modules()
         if name.startswith("layer") and type(module) is nn.Conv3d and module.kernel_size[1] > 1
     ]
     if not targets:
@@ -185,8 +223,17 @@ def _register_plugins() -> None:
     from stconv_lite.models.registry import create
 
     for base in ("r2plus1d_18", "r2plus1d_34", "r3d_18", "r3d_34"):
-        def builder(num_classes: int, in_channels: int = 3, *, _base: str = base, reduction: int = 4,
-                    kernel_sizes: tuple[int, int] = (3, 3), global_context: bool = True, **options) -> nn.Module:
+
+        def builder(
+            num_classes: int,
+            in_channels: int = 3,
+            *,
+            _base: str = base,
+            reduction: int = 4,
+            kernel_sizes: tuple[int, int] = (3, 3),
+            global_context: bool = True,
+            **options,
+        ) -> nn.Module:
             model = create(_base, num_classes=num_classes, in_channels=in_channels, **options)
             return tadaify(model, reduction=reduction, kernel_sizes=kernel_sizes, global_context=global_context)
 

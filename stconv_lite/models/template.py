@@ -26,7 +26,7 @@ bottleneck 16: 11 positions, 22 drop rates.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -60,7 +60,9 @@ def _units_for(strategy: str | Sequence[str] | None, n_positions: int) -> list[s
         return [strategy] * n_positions
     units = list(strategy)
     if len(units) != n_positions:
-        raise ValueError(f"a per-position strategy needs {n_positions} units (layers and transitions); got {len(units)}")
+        raise ValueError(
+            f"a per-position strategy needs {n_positions} units (layers and transitions); got {len(units)}"
+        )
     bad = [u for u in units if u not in UNITS]
     if bad:
         raise ValueError(f"strategy units must be in {UNITS}; got {bad[0]!r}")
@@ -94,24 +96,43 @@ class FusionTemplate(nn.Module):
         output_gate: also gate the 1x3x3 conv of each layer (site D1; off as in the reported run).
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3, block_layers: Sequence[int] = (6, 12, 24, 16),
-                 growth: int = 32, bottleneck: int = 128, stem_channels: int = 64, stem_t: int = 5,
-                 stem_k: int = 7, stem_pool_t: int = 3, strategy: str | Sequence[str] | None = None,
-                 p0: float = 0.1, tau: float = 0.2, dropout: float = 0.0, output_gate: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        block_layers: Sequence[int] = (6, 12, 24, 16),
+        growth: int = 32,
+        bottleneck: int = 128,
+        stem_channels: int = 64,
+        stem_t: int = 5,
+        stem_k: int = 7,
+        stem_pool_t: int = 3,
+        strategy: str | Sequence[str] | None = None,
+        p0: float = 0.1,
+        tau: float = 0.2,
+        dropout: float = 0.0,
+        output_gate: bool = False,
+    ) -> None:
         super().__init__()
         self.in_channels = positive_int(in_channels, "in_channels")
         self.clip_spec = ClipSpec(minimum=(1, *(_min_side(stem_k, len(block_layers) - 1),) * 2))
         self.names = position_names(block_layers)
         self.units = _units_for(strategy, len(self.names))
         self.stem = nn.Sequential(
-            nn.Conv3d(in_channels, stem_channels, (stem_t, stem_k, stem_k), stride=(1, 2, 2),
-                      padding=(stem_t // 2, stem_k // 2, stem_k // 2), bias=False),
+            nn.Conv3d(
+                in_channels,
+                stem_channels,
+                (stem_t, stem_k, stem_k),
+                stride=(1, 2, 2),
+                padding=(stem_t // 2, stem_k // 2, stem_k // 2),
+                bias=False,
+            ),
             nn.BatchNorm3d(stem_channels),
             nn.ReLU(inplace=True),
             nn.MaxPool3d((stem_pool_t, 3, 3), stride=(1, 2, 2), padding=(stem_pool_t // 2, 1, 1)),
         )
         stages: list[nn.Module] = []
-        positions: "OrderedDict[str, nn.Module]" = OrderedDict()
+        positions: OrderedDict[str, nn.Module] = OrderedDict()
         channels, index = stem_channels, 0
         for b, n_layers in enumerate(block_layers):
             layers = []
@@ -137,7 +158,7 @@ class FusionTemplate(nn.Module):
         self._positions = positions
 
     @property
-    def positions(self) -> "OrderedDict[str, nn.Module]":
+    def positions(self) -> OrderedDict[str, nn.Module]:
         """Position name -> its FusionLayer / FusionTransition, in forward order."""
         return self._positions
 
@@ -172,7 +193,14 @@ def fusion_template_121(num_classes: int, in_channels: int = 3, **kw) -> FusionT
 @register("fusion_template_tiny")
 def fusion_template_tiny(num_classes: int, in_channels: int = 1, width: int = 8, **kw) -> FusionTemplate:
     """Classroom template: 1x3x3 stem (``width`` channels), 3 blocks x 3 layers, growth ``width``, bottleneck 2*width."""
-    options = dict(block_layers=(3, 3, 3), growth=width, bottleneck=2 * width, stem_channels=width,
-                   stem_t=1, stem_k=3, stem_pool_t=1)
+    options = dict(
+        block_layers=(3, 3, 3),
+        growth=width,
+        bottleneck=2 * width,
+        stem_channels=width,
+        stem_t=1,
+        stem_k=3,
+        stem_pool_t=1,
+    )
     options.update(kw)
     return FusionTemplate(num_classes, in_channels, **options)

@@ -25,6 +25,7 @@ def _check_video(x: torch.Tensor, name: str) -> None:
     if isinstance(x, torch.Tensor) and x.dim() != 5:
         raise ValueError(f"{name} expects a video batch (B, C, T, H, W); got shape {tuple(x.shape)}")
 
+
 # Two spatial max-pools of 2 need H, W >= 4; TinyC3d's second pool also halves time, so T >= 2.
 FRAME_BAG_CLIP = ClipSpec(minimum=(1, 4, 4))
 TINY_C3D_CLIP = ClipSpec(minimum=(2, 4, 4))

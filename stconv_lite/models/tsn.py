@@ -34,7 +34,7 @@ weights; downloads, never used in tests), ``block`` (below).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -93,9 +93,14 @@ class Bottleneck(nn.Module):
         spatial_norm: factory ``(mid) -> module`` of the norm **and** activation after it.
     """
 
-    def __init__(self, in_channels: int, mid_channels: int, stride: int = 1,
-                 spatial_conv: SpatialConvFactory = frame_conv3x3,
-                 spatial_norm: SpatialNormFactory = BatchNormReLU3d) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        mid_channels: int,
+        stride: int = 1,
+        spatial_conv: SpatialConvFactory = frame_conv3x3,
+        spatial_norm: SpatialNormFactory = BatchNormReLU3d,
+    ) -> None:
         super().__init__()
         cin, mid, cout = in_channels, mid_channels, EXPANSION * mid_channels
         self.in_channels, self.out_channels = cin, cout
@@ -126,8 +131,9 @@ class Bottleneck(nn.Module):
         return self.relu(out + shortcut)
 
 
-def bottleneck_block(in_channels: int, mid_channels: int, stride: int, *, stage: int, index: int,
-                     **options) -> nn.Module:
+def bottleneck_block(
+    in_channels: int, mid_channels: int, stride: int, *, stage: int, index: int, **options
+) -> nn.Module:
     """Default block factory: a plain :class:`Bottleneck` wherever it sits (``options`` go to it)."""
     return Bottleneck(in_channels, mid_channels, stride, **options)
 
@@ -144,9 +150,16 @@ class TSNResNet(nn.Module):
         block: block factory ``block(in_channels, mid_channels, stride, *, stage, index)``.
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3, layers: Sequence[int] = (3, 4, 6, 3),
-                 width: int = 64, maxpool: bool = False, dropout: float = 0.5,
-                 block: BlockFactory = bottleneck_block) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        layers: Sequence[int] = (3, 4, 6, 3),
+        width: int = 64,
+        maxpool: bool = False,
+        dropout: float = 0.5,
+        block: BlockFactory = bottleneck_block,
+    ) -> None:
         super().__init__()
         if len(layers) != 4 or not all(isinstance(n, int) and n >= 1 for n in layers):
             raise ValueError(f"layers must be 4 positive ints; got {layers!r}")
@@ -191,8 +204,9 @@ class TSNResNet(nn.Module):
         Shapes:
             x: (B, C_in, T, H, W) -> (B, 32 * width, T, H / 32, W / 32)
         """
-        check_video_input(x, type(self).__name__, self.in_channels, self.conv1.weight,
-                          layout=f"(B, C={self.in_channels}, T, H, W)")
+        check_video_input(
+            x, type(self).__name__, self.in_channels, self.conv1.weight, layout=f"(B, C={self.in_channels}, T, H, W)"
+        )
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages:
             x = stage(x)
@@ -240,8 +254,10 @@ def load_imagenet_resnet50(model: TSNResNet, state_dict: dict[str, Tensor] | Non
     for key, value in state_dict.items():
         target = _target_key(key, ours)
         if target is None:
-            raise ValueError(f"torchvision key {key!r} has no counterpart in {type(model).__name__}; "
-                             "drop the keys of replaced layers first")
+            raise ValueError(
+                f"torchvision key {key!r} has no counterpart in {type(model).__name__}; "
+                "drop the keys of replaced layers first"
+            )
         if key == "conv1.weight" and value.shape[1] != ours[target].shape[1]:
             if ours[target].shape[1] != 1:
                 raise ValueError(f"stem weights need 3 or 1 input channels; model has {ours[target].shape[1]}")
@@ -257,8 +273,9 @@ def load_imagenet_resnet50(model: TSNResNet, state_dict: dict[str, Tensor] | Non
     return sorted(set(ours) - set(loaded))
 
 
-def _build(num_classes: int, in_channels: int, layers: Sequence[int], width: int, pretrained: bool,
-           **options) -> TSNResNet:
+def _build(
+    num_classes: int, in_channels: int, layers: Sequence[int], width: int, pretrained: bool, **options
+) -> TSNResNet:
     model = TSNResNet(num_classes, in_channels, layers=tuple(layers), width=width, **options)
     if pretrained:
         if width != 64 or tuple(layers) != (3, 4, 6, 3):
@@ -268,14 +285,28 @@ def _build(num_classes: int, in_channels: int, layers: Sequence[int], width: int
 
 
 @register("tsn_r50")
-def tsn_r50(num_classes: int, in_channels: int = 3, *, layers: Sequence[int] = (3, 4, 6, 3), width: int = 64,
-            pretrained: bool = False, **options) -> TSNResNet:
+def tsn_r50(
+    num_classes: int,
+    in_channels: int = 3,
+    *,
+    layers: Sequence[int] = (3, 4, 6, 3),
+    width: int = 64,
+    pretrained: bool = False,
+    **options,
+) -> TSNResNet:
     """TSN ResNet-50, the R2D baseline of table A1 of the TAdaConv paper (options: module docstring)."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
 @register("tsn_small")
-def tsn_small(num_classes: int, in_channels: int = 1, *, layers: Sequence[int] = (1, 1, 1, 1), width: int = 16,
-              pretrained: bool = False, **options) -> TSNResNet:
+def tsn_small(
+    num_classes: int,
+    in_channels: int = 1,
+    *,
+    layers: Sequence[int] = (1, 1, 1, 1),
+    width: int = 16,
+    pretrained: bool = False,
+    **options,
+) -> TSNResNet:
     """A narrow, shallow TSN ResNet for Video-MNIST on a CPU (same layout as ``tsn_r50``)."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)

@@ -104,8 +104,7 @@ def affine_matrix(
 def _pixels_per_unit(size: int, align_corners: bool) -> float:
     if int(size) != size or size < 1 or (align_corners and size < 2):
         raise ValueError(
-            f"size must be an integer >= {2 if align_corners else 1} "
-            f"(the image length along this axis); got {size!r}"
+            f"size must be an integer >= {2 if align_corners else 1} (the image length along this axis); got {size!r}"
         )
     # align_corners=True: -1 and +1 are the centres of the first and last pixels (size - 1 steps);
     # align_corners=False: they are the outer edges of those pixels (size steps).

@@ -68,8 +68,10 @@ class ClipSpec:
 
     def accepts(self, frames: int, height: int, width: int) -> bool:
         """Whether a ``frames x height x width`` clip can go through the network."""
-        return all((size == e) if e is not None else size >= m
-                   for size, m, e in zip((frames, height, width), self.minimum, self.exact))
+        return all(
+            (size == e) if e is not None else size >= m
+            for size, m, e in zip((frames, height, width), self.minimum, self.exact)
+        )
 
     def check(self, x: torch.Tensor, name: str) -> None:
         """Raise a ``ValueError`` naming the accepted sizes if ``x``'s ``(T, H, W)`` is not one of them."""
@@ -81,12 +83,20 @@ class ClipSpec:
             what = f"was built for clips of (T x H x W) = {wanted}"
         else:
             what = "needs clips of at least (T x H x W) = {} x {} x {}".format(*self.minimum)
-        raise ValueError(f"{name} {what}; got a clip of {t} x {h} x {w} in input of shape {tuple(x.shape)}"
-                         + (f": {self.hint}" if self.hint else ""))
+        raise ValueError(
+            f"{name} {what}; got a clip of {t} x {h} x {w} in input of shape {tuple(x.shape)}"
+            + (f": {self.hint}" if self.hint else "")
+        )
 
 
-def check_video_input(x: object, name: str, channels: int | None = None, weight: torch.Tensor | None = None,
-                      clip: ClipSpec | None = None, layout: str | None = None) -> None:
+def check_video_input(
+    x: object,
+    name: str,
+    channels: int | None = None,
+    weight: torch.Tensor | None = None,
+    clip: ClipSpec | None = None,
+    layout: str | None = None,
+) -> None:
     """The checks at the top of a ``forward``: shape ``(B, C, T, H, W)``, channels, dtype, clip size.
 
     Args:
@@ -114,8 +124,12 @@ def check_video_input(x: object, name: str, channels: int | None = None, weight:
             "UCF101Clips returns them) must be converted first, e.g. clip.float() / 255, or with "
             "stconv_lite.data.augment.augment_clips, which also crops and normalises"
         )
-    if (weight is not None and x.dtype != weight.dtype and weight.is_floating_point()
-            and not torch.is_autocast_enabled(x.device.type)):
+    if (
+        weight is not None
+        and x.dtype != weight.dtype
+        and weight.is_floating_point()
+        and not torch.is_autocast_enabled(x.device.type)
+    ):
         raise InputDtypeError(
             f"{name} has {weight.dtype} weights but got a {x.dtype} input: convert the input with "
             f"x.to({weight.dtype}) (or the model with model.to({x.dtype}))"

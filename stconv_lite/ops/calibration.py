@@ -24,7 +24,7 @@ weights lose their two trailing singleton axes): ``global_fc`` <- ``g``, ``reduc
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn as nn
 from einops import reduce
@@ -33,7 +33,6 @@ from torch import Tensor
 from stconv_lite.ops.arguments import check_video_input
 
 __all__ = ["CalibrationGenerator"]
-
 
 
 class CalibrationGenerator(nn.Module):
@@ -90,8 +89,13 @@ class CalibrationGenerator(nn.Module):
             x: (B, C_in, T, H, W)
             returns alpha: (B, C_alpha, T) with C_alpha = ``out_channels``; 1 everywhere at init.
         """
-        check_video_input(x, "CalibrationGenerator", self.in_channels, self.reduce.weight,
-                          layout=f"(B, C={self.in_channels}, T, H, W)")
+        check_video_input(
+            x,
+            "CalibrationGenerator",
+            self.in_channels,
+            self.reduce.weight,
+            layout=f"(B, C={self.in_channels}, T, H, W)",
+        )
         frame_descriptors = reduce(x, "b c t h w -> b c t", "mean")
         if self.global_fc is not None:
             # the mean over (T, H, W) is the mean of the frame means: no second pass over x
@@ -99,5 +103,3 @@ class CalibrationGenerator(nn.Module):
             frame_descriptors = frame_descriptors + self.global_fc(clip_descriptor)
         hidden = self.relu(self.bn(self.reduce(frame_descriptors)))
         return 1.0 + self.expand(hidden)
-
-

@@ -47,9 +47,7 @@ def _windows(x: Tensor, axis: int, kernel: int, stride: int, dilation: int) -> T
     """
     span = dilation * (kernel - 1) + 1
     if x.shape[axis] < span:
-        raise ValueError(
-            f"padded input has {x.shape[axis]} positions on an axis whose dilated kernel spans {span}"
-        )
+        raise ValueError(f"padded input has {x.shape[axis]} positions on an axis whose dilated kernel spans {span}")
     return x.unfold(axis, span, stride)[..., ::dilation]
 
 
@@ -86,8 +84,9 @@ def conv2d_reference(
             f"conv2d_reference expects x (B, C, H, W) and weight (O, I, kh, kw); "
             f"got {tuple(x.shape)} and {tuple(weight.shape)}"
         )
-    (sh, sw), (ph, pw), (dh, dw) = (_tuple(v, 2, n) for v, n in
-                                    ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    (sh, sw), (ph, pw), (dh, dw) = (
+        _tuple(v, 2, n) for v, n in ((stride, "stride"), (padding, "padding"), (dilation, "dilation"))
+    )
     _check_groups(x.shape[1], weight, groups)
     kh, kw = weight.shape[2:]
     padded = F.pad(x, (pw, pw, ph, ph))

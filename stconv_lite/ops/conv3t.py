@@ -41,18 +41,21 @@ from einops import rearrange
 from torch import Tensor
 
 from stconv_lite.ops.affine import affine_matrix, normalised_to_pixels, pixels_to_normalised
+from stconv_lite.ops.arguments import Triple, conv_clip_spec
+from stconv_lite.ops.arguments import check_video_input as _check_input
+from stconv_lite.ops.arguments import triple as _triple
 
 __all__ = [
-    "Conv3T", "generate_kernel", "interpolation_matrices", "transform_products", "compile_generation",
-    "TRANSFORM_NAMES", "param_groups",
+    "Conv3T",
+    "generate_kernel",
+    "interpolation_matrices",
+    "transform_products",
+    "compile_generation",
+    "TRANSFORM_NAMES",
+    "param_groups",
 ]
 
 TRANSFORM_NAMES = ("scale", "rotation", "tx", "ty")
-
-from stconv_lite.ops.arguments import Triple
-from stconv_lite.ops.arguments import check_video_input as _check_input
-from stconv_lite.ops.arguments import conv_clip_spec
-from stconv_lite.ops.arguments import triple as _triple
 
 
 def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:
@@ -62,8 +65,11 @@ def _sampling_grids(thetas: Tensor, height: int, width: int) -> Tensor:
         thetas: (L-1, O, 2, 3) -> grids (L-1, O, H, W, 2) in normalised (x, y).
     """
     steps = thetas.shape[0]
-    grids = F.affine_grid(rearrange(thetas, "l o i j -> (l o) i j"),
-                          [thetas.shape[0] * thetas.shape[1], 1, height, width], align_corners=True)
+    grids = F.affine_grid(
+        rearrange(thetas, "l o i j -> (l o) i j"),
+        [thetas.shape[0] * thetas.shape[1], 1, height, width],
+        align_corners=True,
+    )
     return rearrange(grids, "(l o) h w xy -> l o h w xy", l=steps)
 
 
@@ -95,8 +101,7 @@ def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device
     identity = torch.eye(2, 3, dtype=dtype, device=device).unsqueeze(0)
     xy = F.affine_grid(identity, [1, 1, height, width], align_corners=True)[0]  # (H, W, 2)
     base = torch.cat([xy, torch.ones_like(xy[..., :1])], dim=-1)
-    return (base, torch.arange(width, dtype=dtype, device=device),
-            torch.arange(height, dtype=dtype, device=device))
+    return (base, torch.arange(width, dtype=dtype, device=device), torch.arange(height, dtype=dtype, device=device))
 
 
 def _matrices_on_grid(thetas: Tensor, base: Tensor, columns: Tensor, rows: Tensor) -> Tensor:
@@ -126,8 +131,9 @@ def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
     return _matrices_on_grid(thetas, *_base_grid(height, width, thetas.dtype, thetas.device))
 
 
-def _products_on_grid(scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, base: Tensor,
-                      columns: Tensor, rows: Tensor) -> Tensor:
+def _products_on_grid(
+    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, base: Tensor, columns: Tensor, rows: Tensor
+) -> Tensor:
     """:func:`transform_products` with the kernel grid given as tensors: what gets compiled."""
     thetas = affine_matrix(scale, rotation, tx, ty)  # (L-1, O, 2, 3)
     steps = _matrices_on_grid(thetas, base, columns, rows)  # (L-1, O, P, P)
@@ -141,7 +147,12 @@ _products = _products_on_grid  # replaced by a compiled version by compile_gener
 
 
 def transform_products(
-    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, height: int, width: int,
+    scale: Tensor,
+    rotation: Tensor,
+    tx: Tensor,
+    ty: Tensor,
+    height: int,
+    width: int,
 ) -> Tensor:
     r"""The resampling matrices that map the first slice to every later slice, $\Theta_b\cdots\Theta_1$.
 
@@ -180,8 +191,9 @@ def compile_generation(enabled: bool = True) -> bool:
             # would compile once per layer width instead of once for all
             return compiled(*(a.view_as(a) for a in args))
         except Exception as error:  # a missing compiler or backend must never stop training
-            warnings.warn(f"compiled 3TConv kernel generation failed ({error!r}); using eager mode",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"compiled 3TConv kernel generation failed ({error!r}); using eager mode", RuntimeWarning, stacklevel=2
+            )
             _products = _products_on_grid
             return _products_on_grid(*args)
 
@@ -190,7 +202,11 @@ def compile_generation(enabled: bool = True) -> bool:
 
 
 def generate_kernel(
-    first_slice: Tensor, scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor,
+    first_slice: Tensor,
+    scale: Tensor,
+    rotation: Tensor,
+    tx: Tensor,
+    ty: Tensor,
     method: str = "auto",
 ) -> Tensor:
     r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-5, 6-9).
@@ -229,8 +245,9 @@ def generate_kernel(
         grids = _sampling_grids(thetas, height, width)
         slices = [first_slice]
         for step in range(thetas.shape[0]):  # sequential: slice b+1 is slice b resampled
-            slices.append(F.grid_sample(slices[-1], grids[step], mode="bilinear",
-                                        padding_mode="zeros", align_corners=True))
+            slices.append(
+                F.grid_sample(slices[-1], grids[step], mode="bilinear", padding_mode="zeros", align_corners=True)
+            )
         return torch.stack(slices, dim=2)
     products = transform_products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
@@ -269,8 +286,7 @@ class Conv3T(nn.Module):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible "
-                f"by groups ({groups})"
+                f"in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _triple(kernel_size, "kernel_size")
@@ -320,12 +336,10 @@ class Conv3T(nn.Module):
             -> (C_out, C_in/groups, l, n, m)
         """
         parameters = (self.first_slice, self.scale, self.rotation, self.tx, self.ty)
-        if (torch.is_grad_enabled() and any(p.requires_grad for p in parameters)) \
-                or torch.compiler.is_compiling():
+        if (torch.is_grad_enabled() and any(p.requires_grad for p in parameters)) or torch.compiler.is_compiling():
             self._kernel_cache = None  # training: a fresh graph every step, and no stale copy kept
             return generate_kernel(*parameters)
-        key = (torch.is_inference_mode_enabled(),
-               *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters))
+        key = (torch.is_inference_mode_enabled(), *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters))
         if self._kernel_cache is None or self._kernel_cache[0] != key:
             with torch.no_grad():
                 kernel = generate_kernel(*parameters)
@@ -348,10 +362,14 @@ class Conv3T(nn.Module):
         Shapes:
             x: (B, C_in, T, H, W) -> (B, C_out, T', H', W') with the ``nn.Conv3d`` output sizes.
         """
-        _check_input(x, "Conv3T", self.in_channels, self.first_slice,
-                     conv_clip_spec(self.kernel_size, self.padding, self.dilation))
-        return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation,
-                         self.groups)
+        _check_input(
+            x,
+            "Conv3T",
+            self.in_channels,
+            self.first_slice,
+            conv_clip_spec(self.kernel_size, self.padding, self.dilation),
+        )
+        return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     # ------------------------------------------------------------------ readable units
     def readable_parameters(self) -> dict[str, Tensor]:
@@ -376,7 +394,7 @@ class Conv3T(nn.Module):
         rotation_deg: Tensor | float | None = None,
         tx_px: Tensor | float | None = None,
         ty_px: Tensor | float | None = None,
-    ) -> "Conv3T":
+    ) -> Conv3T:
         """Set the transforms from human units (broadcast to (l-1, C_out)); ``None`` keeps a value."""
         _, height, width = self.kernel_size
         values = {
@@ -398,7 +416,7 @@ class Conv3T(nn.Module):
         depth: int | None = None,
         temporal_stride: int | None = None,
         temporal_padding: int | None = None,
-    ) -> "Conv3T":
+    ) -> Conv3T:
         """A 3TConv whose first slice is ``conv2d``'s weight, unscaled, with identity transforms.
 
         Appendix C.2 of the paper: on a static clip (the same frame repeated) every slice sees the
@@ -446,10 +464,11 @@ def param_groups(model: nn.Module, lr: float, transform_lr: float | None = None)
     """
     transform_ids = {
         id(getattr(module, name))
-        for module in model.modules() if isinstance(module, Conv3T) for name in TRANSFORM_NAMES
+        for module in model.modules()
+        if isinstance(module, Conv3T)
+        for name in TRANSFORM_NAMES
     }
     transforms = [p for p in model.parameters() if id(p) in transform_ids]
     others = [p for p in model.parameters() if id(p) not in transform_ids]
-    groups = [{"params": others, "lr": lr},
-              {"params": transforms, "lr": lr if transform_lr is None else transform_lr}]
+    groups = [{"params": others, "lr": lr}, {"params": transforms, "lr": lr if transform_lr is None else transform_lr}]
     return [group for group in groups if group["params"]]

@@ -47,7 +47,11 @@ from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.ops.tensorize import from_subdim_layout, resolve_factors, to_subdim_layout
 
 __all__ = [
-    "TensorSeparableConv3d", "CTModule", "MODULE_KINDS", "make_module", "interaction_field",
+    "TensorSeparableConv3d",
+    "CTModule",
+    "MODULE_KINDS",
+    "make_module",
+    "interaction_field",
 ]
 
 Kernel = tuple[int, int, int]
@@ -67,8 +71,9 @@ def _excitation_kind(kernel: Kernel) -> str | None:
 class _Branch(nn.Module):
     """conv -> BN -> ReLU -> (spatial or temporal TE): one term of the sum in eq. (5)."""
 
-    def __init__(self, channels: int, groups: int, kernel: Kernel, norm: bool, activation: bool,
-                 excitation: bool, reduction: int) -> None:
+    def __init__(
+        self, channels: int, groups: int, kernel: Kernel, norm: bool, activation: bool, excitation: bool, reduction: int
+    ) -> None:
         super().__init__()
         padding = tuple(k // 2 for k in kernel)
         self.conv = nn.Conv3d(channels, channels, kernel, padding=padding, groups=groups, bias=False)
@@ -120,24 +125,34 @@ class TensorSeparableConv3d(nn.Module):
         reduction: hidden width divisor of the TE networks.
     """
 
-    def __init__(self, channels: int, factors: Sequence[int], dim: int,
-                 kernels: Sequence[Kernel] = PARALLEL_ST, norm: bool = True, activation: bool = True,
-                 excitation: bool = False, reduction: int = 4) -> None:
+    def __init__(
+        self,
+        channels: int,
+        factors: Sequence[int],
+        dim: int,
+        kernels: Sequence[Kernel] = PARALLEL_ST,
+        norm: bool = True,
+        activation: bool = True,
+        excitation: bool = False,
+        reduction: int = 4,
+    ) -> None:
         super().__init__()
         self.factors = resolve_factors(channels, factors)
         if not 0 <= dim < len(self.factors):
             raise ValueError(f"dim must index one of the {len(self.factors)} sub-dimensions; got {dim}")
         kernels = [tuple(k) for k in kernels]
-        if not kernels or any(len(k) != 3 or min(k) < 1 or k[0] % 2 == 0 or k[1] % 2 == 0 or k[2] % 2 == 0
-                              for k in kernels):
+        if not kernels or any(
+            len(k) != 3 or min(k) < 1 or k[0] % 2 == 0 or k[1] % 2 == 0 or k[2] % 2 == 0 for k in kernels
+        ):
             raise ValueError(f"kernels must be odd (t, h, w) triples; got {kernels}")
         self.channels, self.dim = channels, dim
         self.groups = channels // self.factors[dim]
         self.branches = nn.ModuleList(
             _Branch(channels, self.groups, k, norm, activation, excitation, reduction) for k in kernels
         )
-        self.channel_excite = (TensorExcitation(channels, self.groups, "channel", reduction)
-                               if excitation else nn.Identity())
+        self.channel_excite = (
+            TensorExcitation(channels, self.groups, "channel", reduction) if excitation else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """X^k = TE_c(sum over branches of TE(ReLU(BN(TSConv(X^{k-1}))))), eq. (2)-(5) and (8).
@@ -178,11 +193,18 @@ class CTModule(nn.Module):
         norm, activation, reduction: as :class:`TensorSeparableConv3d`.
     """
 
-    def __init__(self, channels: int, factors: int | str | Sequence[int] = 2,
-                 order: Sequence[int] | None = None,
-                 kernels: Sequence[Kernel] | Sequence[Sequence[Kernel]] = PARALLEL_ST,
-                 pointwise: bool = True, excitation: bool = True, norm: bool = True,
-                 activation: bool = True, reduction: int = 4) -> None:
+    def __init__(
+        self,
+        channels: int,
+        factors: int | str | Sequence[int] = 2,
+        order: Sequence[int] | None = None,
+        kernels: Sequence[Kernel] | Sequence[Sequence[Kernel]] = PARALLEL_ST,
+        pointwise: bool = True,
+        excitation: bool = True,
+        norm: bool = True,
+        activation: bool = True,
+        reduction: int = 4,
+    ) -> None:
         super().__init__()
         self.channels = channels
         self.factors = resolve_factors(channels, factors)
@@ -256,8 +278,9 @@ def _make_monotone(module: nn.Module) -> None:
                 sub.bias.zero_()
 
 
-def interaction_field(module: nn.Module, channels: int, size: Sequence[int] = (9, 9, 9),
-                      out_channel: int = 0) -> torch.Tensor:
+def interaction_field(
+    module: nn.Module, channels: int, size: Sequence[int] = (9, 9, 9), out_channel: int = 0
+) -> torch.Tensor:
     """Which input positions and channels reach one output unit: the receptive field of interaction.
 
     A copy of ``module`` gets positive averaging weights and identity BatchNorm (eval mode), so that
@@ -275,5 +298,3 @@ def interaction_field(module: nn.Module, channels: int, size: Sequence[int] = (9
     out = probe(x)
     out[0, out_channel, t // 2, h // 2, w // 2].backward()
     return x.grad[0] > 0
-
-

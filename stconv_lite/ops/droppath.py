@@ -39,7 +39,7 @@ Decisions on the paper / code discrepancies (each is a keyword, so the chapter c
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 import torch.nn as nn
@@ -49,16 +49,26 @@ from torch import Tensor
 from stconv_lite.ops.arguments import check_video_input
 
 __all__ = [
-    "GATE_MODES", "DropPathGate", "GatedPath", "relaxed_drop", "logistic_noise", "kl_term",
-    "variational_kl", "gated_paths",
+    "GATE_MODES",
+    "DropPathGate",
+    "GatedPath",
+    "relaxed_drop",
+    "logistic_noise",
+    "kl_term",
+    "variational_kl",
+    "gated_paths",
 ]
 
 GATE_MODES = ("off", "relaxed", "fixed", "expected")
 _EPS = 1e-7  # keeps log(-log u) finite for u at the ends of (0, 1)
 
 
-def logistic_noise(shape: tuple[int, ...], generator: torch.Generator | None = None,
-                   dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+def logistic_noise(
+    shape: tuple[int, ...],
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     r"""$\log(-\log r_1) - \log(-\log r_2)$ with $r_1, r_2 \sim U(0,1)$: the noise of eq. S13 (fixed).
 
     The difference of two Gumbel variables is logistic: $P(L > -\theta) = \sigma(\theta)$.
@@ -160,8 +170,9 @@ class GatedPath(nn.Module):
     masking the input as the authors' code does, and a fixed-off path skips its conv entirely.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int],
-                 p0: float = 0.1, tau: float = 0.2) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int], p0: float = 0.1, tau: float = 0.2
+    ) -> None:
         super().__init__()
         padding = tuple(k // 2 for k in kernel_size)
         self.bn = nn.BatchNorm3d(in_channels)
@@ -182,8 +193,9 @@ class GatedPath(nn.Module):
         return self.gate(self.conv(F.relu(self.bn(x))))
 
 
-def kl_term(p: Tensor, weight: Tensor, length_scale: float, n_train: int,
-            coefficient: str = "code", entropy: str = "full") -> Tensor:
+def kl_term(
+    p: Tensor, weight: Tensor, length_scale: float, n_train: int, coefficient: str = "code", entropy: str = "full"
+) -> Tensor:
     r"""KL of one gated kernel to its prior, eq. S12 (decisions 4 and 5 of the module docstring).
 
     $$\mathrm{KL} \approx \lambda_w (1-p)\,\lVert w \rVert^2 + \tfrac1N\big[p\log p + (1-p)\log(1-p)\big],
@@ -211,8 +223,13 @@ def gated_paths(model: nn.Module) -> Iterator[GatedPath]:
     return (m for m in model.modules() if isinstance(m, GatedPath))
 
 
-def variational_kl(model: nn.Module | Iterable[GatedPath], length_scale: float, n_train: int,
-                   coefficient: str = "code", entropy: str = "full") -> Tensor:
+def variational_kl(
+    model: nn.Module | Iterable[GatedPath],
+    length_scale: float,
+    n_train: int,
+    coefficient: str = "code",
+    entropy: str = "full",
+) -> Tensor:
     """The whole KL of eq. S12 / eq. 5: :func:`kl_term` summed over every gated path.
 
     Add it to a per-sample *mean* cross-entropy once per step (eq. 5 is the ELBO divided by N).

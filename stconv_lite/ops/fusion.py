@@ -90,8 +90,16 @@ class FusionLayer(_FusedPaths):
         output_gate: add the D1 gate on the 1x3x3 conv (off by default, as in the reported run).
     """
 
-    def __init__(self, in_channels: int, growth: int, bottleneck: int, unit: str = "S+ST",
-                 p0: float = 0.1, tau: float = 0.2, output_gate: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        growth: int,
+        bottleneck: int,
+        unit: str = "S+ST",
+        p0: float = 0.1,
+        tau: float = 0.2,
+        output_gate: bool = False,
+    ) -> None:
         super().__init__(in_channels, bottleneck, unit, p0, tau)
         self.growth = growth
         self.bn_spatial = nn.BatchNorm3d(bottleneck)
@@ -122,8 +130,9 @@ class FusionTransition(_FusedPaths):
         unit, p0, tau: as in :class:`FusionLayer`.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, unit: str = "S+ST",
-                 p0: float = 0.1, tau: float = 0.2) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, unit: str = "S+ST", p0: float = 0.1, tau: float = 0.2
+    ) -> None:
         super().__init__(in_channels, out_channels, unit, p0, tau)
         self.pool = nn.AvgPool3d((1, 2, 2), stride=(1, 2, 2))
 

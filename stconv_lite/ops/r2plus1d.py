@@ -30,9 +30,8 @@ from torch import Tensor
 
 __all__ = ["Conv2Plus1d", "midplanes"]
 
-from stconv_lite.ops.arguments import Triple
+from stconv_lite.ops.arguments import Triple, conv_clip_spec
 from stconv_lite.ops.arguments import check_video_input as _check_input
-from stconv_lite.ops.arguments import conv_clip_spec
 from stconv_lite.ops.arguments import triple as _triple
 
 
@@ -119,13 +118,27 @@ class Conv2Plus1d(nn.Sequential):
             x: (B, N_{i-1}, T, H, W) -> spatial (B, M_i, T, H', W') -> (B, N_i, T', H', W')
         """
         spatial_conv = getattr(self[0], "conv", self[0])  # plug-ins (TAdaConv) wrap the spatial conv
-        _check_input(x, "Conv2Plus1d", self.in_channels, spatial_conv.weight,
-                     conv_clip_spec((self[3].kernel_size[0], *spatial_conv.kernel_size[1:]),
-                                    (self[3].padding[0], *spatial_conv.padding[1:]), (1, 1, 1)))
+        _check_input(
+            x,
+            "Conv2Plus1d",
+            self.in_channels,
+            spatial_conv.weight,
+            conv_clip_spec(
+                (self[3].kernel_size[0], *spatial_conv.kernel_size[1:]),
+                (self[3].padding[0], *spatial_conv.padding[1:]),
+                (1, 1, 1),
+            ),
+        )
         spatial, norm, act, temporal = self
-        foldable = (isinstance(norm, nn.BatchNorm3d) and norm.affine and norm.running_mean is not None
-                    and isinstance(spatial, nn.Conv3d) and spatial.padding_mode == "zeros"
-                    and spatial.groups == 1 and spatial.dilation == (1, 1, 1))
+        foldable = (
+            isinstance(norm, nn.BatchNorm3d)
+            and norm.affine
+            and norm.running_mean is not None
+            and isinstance(spatial, nn.Conv3d)
+            and spatial.padding_mode == "zeros"
+            and spatial.groups == 1
+            and spatial.dilation == (1, 1, 1)
+        )
         if self.training or not foldable:
             mid = act(norm(spatial(x)))
         else:  # eval: BN is a fixed affine map per channel, folded into the spatial conv (one pass less)
@@ -135,8 +148,13 @@ class Conv2Plus1d(nn.Sequential):
             if spatial.bias is not None:
                 bias = bias + spatial.bias * scale
             mid = act(F.conv3d(x, weight, bias, spatial.stride, spatial.padding))
-        if isinstance(temporal, nn.Conv3d) and temporal.kernel_size[1:] == (1, 1) \
-                and temporal.padding_mode == "zeros" and temporal.groups == 1 and temporal.dilation == (1, 1, 1):
+        if (
+            isinstance(temporal, nn.Conv3d)
+            and temporal.kernel_size[1:] == (1, 1)
+            and temporal.padding_mode == "zeros"
+            and temporal.groups == 1
+            and temporal.dilation == (1, 1, 1)
+        ):
             return _temporal_conv(temporal, mid)
         return temporal(mid)
 

@@ -163,9 +163,7 @@ class TAdaConv2d(nn.Module):
         # Input channel of weight[o, j] is j + (group of o) * C_in/g: lay alpha out the same way.
         per_group = rearrange(alpha, "b (g j) t -> b t g j", g=self.groups)
         weight = rearrange(self.weight, "(g o) j k l -> g o j k l", g=self.groups)
-        return rearrange(
-            torch.einsum("btgj,gojkl->btgojkl", per_group, weight), "b t g o j k l -> b t (g o) j k l"
-        )
+        return rearrange(torch.einsum("btgj,gojkl->btgojkl", per_group, weight), "b t g o j k l -> b t (g o) j k l")
 
     def extra_repr(self) -> str:
         return (
@@ -202,8 +200,9 @@ def tadaconv2d_per_frame(conv: TAdaConv2d, x: Tensor, alpha: Tensor) -> Tensor:
     clips = []
     for b in range(x.shape[0]):
         frames = [
-            F.conv2d(x[b, :, t][None], kernels[b, t], conv.bias, conv.stride, conv.padding, conv.dilation,
-                     conv.groups)[0]
+            F.conv2d(x[b, :, t][None], kernels[b, t], conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)[
+                0
+            ]
             for t in range(x.shape[2])
         ]
         clips.append(torch.stack(frames, dim=1))
@@ -218,14 +217,26 @@ class TAdaConvWithGenerator(nn.Module):
     Keyword arguments ``reduction``, ``kernel_sizes``, ``global_context`` go to the generator.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Pair = 3, stride: Pair = 1,
-                 padding: Pair = 0, dilation: Pair = 1, groups: int = 1, bias: bool = True,
-                 cal_dim: str = "cin", reduction: int = 4, kernel_sizes: tuple[int, int] = (3, 3),
-                 global_context: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Pair = 3,
+        stride: Pair = 1,
+        padding: Pair = 0,
+        dilation: Pair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        cal_dim: str = "cin",
+        reduction: int = 4,
+        kernel_sizes: tuple[int, int] = (3, 3),
+        global_context: bool = True,
+    ) -> None:
         super().__init__()
         self.conv = TAdaConv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, cal_dim)
-        self.generator = CalibrationGenerator(in_channels, self.conv.alpha_channels, reduction, kernel_sizes,
-                                              global_context)
+        self.generator = CalibrationGenerator(
+            in_channels, self.conv.alpha_channels, reduction, kernel_sizes, global_context
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """Eqs. (3)-(6) of the TAdaConv paper: alpha from the input, then the calibrated conv.
@@ -234,5 +245,3 @@ class TAdaConvWithGenerator(nn.Module):
             x: (B, C_in, T, H, W); returns (B, C_out, T, H', W').
         """
         return self.conv(x, self.generator(x))
-
-

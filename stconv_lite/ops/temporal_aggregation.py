@@ -59,8 +59,9 @@ class TemporalAggregation(nn.Module):
         bn_eps, bn_momentum: of both batch norms.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 3, mode: str = "sepbn", bn_eps: float = 1e-5,
-                 bn_momentum: float = 0.1) -> None:
+    def __init__(
+        self, channels: int, kernel_size: int = 3, mode: str = "sepbn", bn_eps: float = 1e-5, bn_momentum: float = 0.1
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -84,8 +85,9 @@ class TemporalAggregation(nn.Module):
         Shapes:
             x: (B, C, T, H, W) -- the TAdaConv output $\tilde{\mathbf{x}}$; returns (B, C, T, H, W).
         """
-        check_video_input(x, "TemporalAggregation", self.channels, self.bn.weight,
-                          layout=f"(B, C={self.channels}, T, H, W)")
+        check_video_input(
+            x, "TemporalAggregation", self.channels, self.bn.weight, layout=f"(B, C={self.channels}, T, H, W)"
+        )
         pooled = temporal_avg_pool(x, self.kernel_size)
         if self.mode == "sepbn":
             return self.relu(self.bn(x) + self.pool_bn(pooled))

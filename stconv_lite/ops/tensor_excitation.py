@@ -97,8 +97,15 @@ class TensorExcitation(nn.Module):
             # One value per channel (batch 1 and a 1 x 1 pooled map, e.g. the last stage of a
             # ResNet at 32 x 32 input): batch statistics are undefined there, and BatchNorm refuses
             # to train on them. Normalise with the running statistics instead, leaving them as they are.
-            normed = F.batch_norm(squeezed, self.norm.running_mean, self.norm.running_var, self.norm.weight,
-                                  self.norm.bias, training=False, eps=self.norm.eps)
+            normed = F.batch_norm(
+                squeezed,
+                self.norm.running_mean,
+                self.norm.running_var,
+                self.norm.weight,
+                self.norm.bias,
+                training=False,
+                eps=self.norm.eps,
+            )
         else:
             normed = self.norm(squeezed)
         return torch.sigmoid(self.expand(torch.relu(normed)))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 
 import torch
 from einops import rearrange
@@ -48,14 +48,14 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _factorisations(n: int, k: int, smallest: int) -> tuple[tuple[int, ...], ...]:
     """Every non-decreasing tuple of k factors >= ``smallest`` whose product is n."""
     if k == 1:
         return ((n,),) if n >= smallest else ()
     found = []
     factor = smallest
-    while factor ** k <= n:
+    while factor**k <= n:
         if n % factor == 0:
             found.extend((factor, *rest) for rest in _factorisations(n // factor, k - 1, factor))
         factor += 1

@@ -42,14 +42,34 @@ def main(argv: list[str] | None = None) -> int:
     while pending or running:
         while pending and len(running) < args.parallel:
             name = pending.pop(0)
-            command = [sys.executable, "-m", "stconv_lite.experiments", "run", name, "--scale", args.scale,
-                       "--out", str(out), "--threads", str(args.threads)]
+            command = [
+                sys.executable,
+                "-m",
+                "stconv_lite.experiments",
+                "run",
+                name,
+                "--scale",
+                args.scale,
+                "--out",
+                str(out),
+                "--threads",
+                str(args.threads),
+            ]
             if args.device:
                 command += ["--device", args.device]
             log = open(out / "logs" / f"{name}.log", "w")
             # A new session, so that a time-out ends the experiment and everything it started.
-            running[name] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                              env={**os.environ, "PYTHONUNBUFFERED": "1"}), time.perf_counter(), log)
+            running[name] = (
+                subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                ),
+                time.perf_counter(),
+                log,
+            )
         time.sleep(1)
         for name, (process, started, log) in list(running.items()):
             elapsed = time.perf_counter() - started

@@ -60,8 +60,14 @@ def stub_cell(label: str) -> dict:
         f"# Exercise {label}: your solution here.\n"
         f'raise NotImplementedError("exercise {label} is yours to solve; the instructor version has a solution")\n'
     )
-    return {"cell_type": "code", "execution_count": None, "id": stub_id(label),
-            "metadata": {"tags": ["student-stub"]}, "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": stub_id(label),
+        "metadata": {"tags": ["student-stub"]},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def _text(cell: dict) -> str:
@@ -102,7 +108,7 @@ def student_version(notebook: dict) -> dict:
                 else:
                     kept += text[: start.start()]
                     inside = start.group(1)
-                    text = text[_skip_directive(text, start.start()):]
+                    text = text[_skip_directive(text, start.start()) :]
             else:
                 end = text.find(SOLUTION_END)
                 if end < 0:
@@ -112,7 +118,7 @@ def student_version(notebook: dict) -> dict:
                     kept = ""
                     cells.append(stub_cell(inside))
                     inside = None
-                    text = text[_skip_directive(text, end):]
+                    text = text[_skip_directive(text, end) :]
         keep_markdown(cell, kept)
     if inside is not None:
         raise ValueError(f"solution {inside!r} is opened but never closed with {SOLUTION_END}")
@@ -123,7 +129,9 @@ def student_version(notebook: dict) -> dict:
     return result
 
 
-COLAB_CHAPTER = re.compile(r"(colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/)notebooks/(\d\d_[\w-]+\.ipynb)")
+COLAB_CHAPTER = re.compile(
+    r"(colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/)notebooks/(\d\d_[\w-]+\.ipynb)"
+)
 
 
 def student_badges(text: str) -> str:
@@ -138,7 +146,9 @@ def _merge(base: dict, override: dict) -> dict:
     """``override`` merged into ``base``: dicts recursively, anything else replaced."""
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -184,8 +194,18 @@ def build_students_edition(root: Path = ROOT, out: Path | None = None, extra_arg
     config.write_text(yaml.safe_dump(students_config(root), sort_keys=False))
     toc = out / "_toc_students.yml"
     toc.write_text(yaml.safe_dump(students_toc(root), sort_keys=False))
-    command = ["jupyter-book", "build", str(root), "--config", str(config), "--toc", str(toc),
-               "--path-output", str(out), *(extra_args or [])]
+    command = [
+        "jupyter-book",
+        "build",
+        str(root),
+        "--config",
+        str(config),
+        "--toc",
+        str(toc),
+        "--path-output",
+        str(out),
+        *(extra_args or []),
+    ]
     subprocess.run(command, check=True)
     return out / "_build" / "html"
 
@@ -203,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that student/ is up to date")
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="folder for the student copies")
-    parser.add_argument("--book", action="store_true",
-                        help="build the solution-free edition of the book into _build/students (takes as long as a book build)")
+    parser.add_argument(
+        "--book",
+        action="store_true",
+        help="build the solution-free edition of the book into _build/students (takes as long as a book build)",
+    )
     args = parser.parse_args(argv)
     if args.book:
         print(f"students' edition: {build_students_edition()}/index.html")

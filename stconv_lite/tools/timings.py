@@ -47,7 +47,10 @@ def machine() -> dict:
 def notebook_as_script(path: Path) -> str:
     """The code cells of a notebook as one Python script (shell and magic lines dropped)."""
     cells = json.loads(path.read_text())["cells"]
-    lines = ["import matplotlib; matplotlib.use('Agg')", "from IPython.display import display  # a builtin inside Jupyter"]
+    lines = [
+        "import matplotlib; matplotlib.use('Agg')",
+        "from IPython.display import display  # a builtin inside Jupyter",
+    ]
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
@@ -80,8 +83,9 @@ def run_chapter(path: Path, scale: str, as_script: bool, timeout: int) -> dict:
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
             file.write(notebook_as_script(path))
         try:
-            done = subprocess.run([sys.executable, file.name], cwd=path.parent, env=env, timeout=timeout,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, file.name], cwd=path.parent, env=env, timeout=timeout, capture_output=True, text=True
+            )
             ok = done.returncode == 0
             error = "" if ok else done.stderr[-2000:]
             printed = done.stdout[-4000:]  # what the chapter printed: its results, for the run's record
@@ -96,16 +100,25 @@ def run_chapter(path: Path, scale: str, as_script: bool, timeout: int) -> dict:
         os.environ.update(STCONV_SCALE=scale)
         notebook = nbformat.read(path, as_version=4)
         try:
-            NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             ok, error = True, ""
         except Exception as exc:  # a failing chapter is recorded, not fatal: the others still get timed
             ok, error = False, f"{type(exc).__name__}: {str(exc)[-2000:]}"
         printed = ""
-    return {"chapter": path.stem, "scale": scale, "seconds": round(time.perf_counter() - began, 1),
-            "cpu_seconds": round(_children_cpu_seconds() - cpu_began, 1),
-            "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None, "ok": ok,
-            "error": error, "stdout_tail": printed, "date": dt.date.today().isoformat(), "runner": "script" if as_script else "jupyter"}
+    return {
+        "chapter": path.stem,
+        "scale": scale,
+        "seconds": round(time.perf_counter() - began, 1),
+        "cpu_seconds": round(_children_cpu_seconds() - cpu_began, 1),
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "ok": ok,
+        "error": error,
+        "stdout_tail": printed,
+        "date": dt.date.today().isoformat(),
+        "runner": "script" if as_script else "jupyter",
+    }
 
 
 def merge(out: Path, new_rows: list[dict]) -> list[dict]:
@@ -138,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             row = {**where, **run_chapter(path, scale, args.as_script, args.timeout)}
             rows.append(row)
             merge(args.out, [row])  # after every chapter, so an interrupted session keeps what it measured
-            print(f"{row['chapter']:<28} {scale:<6} {row['seconds']:>8.1f} s wall, {row['cpu_seconds']:>8.1f} s CPU  "
-                  f"{'ok' if row['ok'] else 'FAILED'}", flush=True)
+            print(
+                f"{row['chapter']:<28} {scale:<6} {row['seconds']:>8.1f} s wall, {row['cpu_seconds']:>8.1f} s CPU  "
+                f"{'ok' if row['ok'] else 'FAILED'}",
+                flush=True,
+            )
             if not row["ok"]:
                 print(row["error"][-1500:], flush=True)
     return 0 if all(r["ok"] for r in rows) else 1

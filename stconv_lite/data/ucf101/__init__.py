@@ -16,9 +16,17 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "BuildReport": "cache", "CachedVideos": "cache", "CacheMismatchError": "cache", "build_cache": "cache",
-    "open_cache": "cache", "UCF101Clips": "dataset", "UCF101Splits": "splits", "VideoIndex": "splits",
-    "load_splits": "splits", "read_class_index": "splits", "read_split_list": "splits",
+    "BuildReport": "cache",
+    "CachedVideos": "cache",
+    "CacheMismatchError": "cache",
+    "build_cache": "cache",
+    "open_cache": "cache",
+    "UCF101Clips": "dataset",
+    "UCF101Splits": "splits",
+    "VideoIndex": "splits",
+    "load_splits": "splits",
+    "read_class_index": "splits",
+    "read_split_list": "splits",
 }
 __all__ = sorted(_HOMES)
 

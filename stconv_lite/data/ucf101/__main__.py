@@ -16,14 +16,24 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stconv_lite.data.ucf101",
-                                     description="Prepare UCF101: download (Colab) and decode once into a cache.")
+    parser = argparse.ArgumentParser(
+        prog="python -m stconv_lite.data.ucf101",
+        description="Prepare UCF101: download (Colab) and decode once into a cache.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     prepare = commands.add_parser("prepare", help="decode every listed video once into a uint8 cache (resumable)")
-    prepare.add_argument("--root", required=True, type=Path,
-                         help="the videos (UCF-101/ with class folders, a flat folder, or a folder above UCF-101/)")
-    prepare.add_argument("--splits", type=Path, default=None,
-                         help="folder with classInd.txt and the lists (default: below --root, or ucfTrainTestlist/ beside it)")
+    prepare.add_argument(
+        "--root",
+        required=True,
+        type=Path,
+        help="the videos (UCF-101/ with class folders, a flat folder, or a folder above UCF-101/)",
+    )
+    prepare.add_argument(
+        "--splits",
+        type=Path,
+        default=None,
+        help="folder with classInd.txt and the lists (default: below --root, or ucfTrainTestlist/ beside it)",
+    )
     prepare.add_argument("--cache", required=True, type=Path, help="cache folder (created; reruns resume it)")
     prepare.add_argument("--frames", type=int, default=16, help="frames per video, sampled uniformly (default 16)")
     prepare.add_argument("--size", type=_size, default=(112, 112), help="frame size N or HxW (default 112)")
@@ -69,9 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from stconv_lite.data.ucf101.cache import build_cache
 
-    report = build_cache(_video_root(args.root), _split_dir(args.root, args.splits), args.cache,
-                         frames=args.frames, size=args.size, workers=args.workers,
-                         retry_failed=args.retry_failed, progress=not args.no_progress)
+    report = build_cache(
+        _video_root(args.root),
+        _split_dir(args.root, args.splits),
+        args.cache,
+        frames=args.frames,
+        size=args.size,
+        workers=args.workers,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
     print(report.summary())
     return 0
 

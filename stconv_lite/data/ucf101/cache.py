@@ -86,8 +86,12 @@ class BuildReport:
             lines += [f"  {name}: {message}" for name, message in sorted(self.errors.items())]
         kept_short = {name: counts for name, counts in self.short.items() if name not in self.errors}
         if kept_short:
-            lines.append(f"{len(kept_short)} kept although short (>= {MIN_DECODED_FRACTION:.0%} of the declared frames):")
-            lines += [f"  {name}: decoded {got} of {declared} frames" for name, (got, declared) in sorted(kept_short.items())]
+            lines.append(
+                f"{len(kept_short)} kept although short (>= {MIN_DECODED_FRACTION:.0%} of the declared frames):"
+            )
+            lines += [
+                f"  {name}: decoded {got} of {declared} frames" for name, (got, declared) in sorted(kept_short.items())
+            ]
         return "\n".join(lines)
 
 
@@ -102,8 +106,11 @@ def _requested(splits: UCF101Splits, frames: int, size: tuple[int, int]) -> dict
 
 
 def _check_matches(meta: dict, wanted: dict, cache_dir: Path) -> None:
-    differences = [f"{key}: cache has {meta.get(key)!r}, asked for {value!r}"
-                   for key, value in wanted.items() if meta.get(key) != value]
+    differences = [
+        f"{key}: cache has {meta.get(key)!r}, asked for {value!r}"
+        for key, value in wanted.items()
+        if meta.get(key) != value
+    ]
     if differences:
         raise CacheMismatchError(
             f"the cache in {cache_dir} was built with other settings ({'; '.join(differences)}). "
@@ -140,10 +147,17 @@ def _decode_job(job: tuple[int, str | None, str, int, tuple[int, int]]):
         return row, None, 0, 0, f"corrupt: {error}"
     declared = decode_module.declared_frames(path)
     if declared and available < MIN_DECODED_FRACTION * declared:
-        return row, None, available, declared, (
-            f"truncated: decoded {available} of the {declared} frames its header declares "
-            f"(< {MIN_DECODED_FRACTION:.0%}; the file is probably cut off: download it again, then build with "
-            "retry_failed=True)")
+        return (
+            row,
+            None,
+            available,
+            declared,
+            (
+                f"truncated: decoded {available} of the {declared} frames its header declares "
+                f"(< {MIN_DECODED_FRACTION:.0%}; the file is probably cut off: download it again, then build with "
+                "retry_failed=True)"
+            ),
+        )
     return row, clip, available, declared, None
 
 
@@ -171,8 +185,10 @@ def _end_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
-_CRASHED = ("crashed: the decoding process died on this video (e.g. a segfault in FFmpeg, or the out-of-memory "
-            "killer); skipped. Check the file, then build with retry_failed=True")
+_CRASHED = (
+    "crashed: the decoding process died on this video (e.g. a segfault in FFmpeg, or the out-of-memory "
+    "killer); skipped. Check the file, then build with retry_failed=True"
+)
 
 
 def _decode_in_pool(jobs: list, workers: int, record) -> None:
@@ -278,10 +294,21 @@ def build_cache(
     else:
         strays = [p.name for p in (frames_path, status_path) if p.exists()]
         if strays:
-            raise CacheMismatchError(f"{cache_dir} holds {strays} but no meta.json: not a cache of ours, left untouched")
-        meta = {**wanted, "classes": splits.classes, "videos": splits.videos, "labels": splits.labels.tolist(),
-                "splits": {f"{fold}/{subset}": idx.tolist() for (fold, subset), idx in splits.indices.items()},
-                "errors": {}, "source_frames": {}, "short": {}, "versions": _versions(), "complete": False}
+            raise CacheMismatchError(
+                f"{cache_dir} holds {strays} but no meta.json: not a cache of ours, left untouched"
+            )
+        meta = {
+            **wanted,
+            "classes": splits.classes,
+            "videos": splits.videos,
+            "labels": splits.labels.tolist(),
+            "splits": {f"{fold}/{subset}": idx.tolist() for (fold, subset), idx in splits.indices.items()},
+            "errors": {},
+            "source_frames": {},
+            "short": {},
+            "versions": _versions(),
+            "complete": False,
+        }
         clips, status = _create(cache_dir, meta, shape)
     meta.setdefault("short", {})
 
@@ -399,10 +426,14 @@ def _open_or_repair(cache_dir: Path, meta: dict, shape: tuple[int, ...]) -> tupl
     if problem is None:
         return clips, status
     if status is not None and status.shape == shape[:1] and (status != PENDING).any():
-        raise CacheMismatchError(f"{cache_dir}: {problem}, and {int((status != PENDING).sum())} videos were already "
-                                 "recorded: the folder is damaged. It is left untouched; rebuild in a new folder")
-    print(f"repairing the unfinished creation of the cache in {cache_dir} ({problem}; nothing was decoded yet)",
-          file=sys.stderr)
+        raise CacheMismatchError(
+            f"{cache_dir}: {problem}, and {int((status != PENDING).sum())} videos were already "
+            "recorded: the folder is damaged. It is left untouched; rebuild in a new folder"
+        )
+    print(
+        f"repairing the unfinished creation of the cache in {cache_dir} ({problem}; nothing was decoded yet)",
+        file=sys.stderr,
+    )
     del clips
     for name in ("frames.npy", "status.npy"):
         (cache_dir / name).unlink(missing_ok=True)
@@ -445,8 +476,12 @@ class CachedVideos:
         return np.asarray(self.meta["splits"][key], dtype=np.int64)
 
 
-def open_cache(cache_dir: str | Path, frames: int | None = None, size: tuple[int, int] | int | None = None,
-               allow_incomplete: bool = False) -> CachedVideos:
+def open_cache(
+    cache_dir: str | Path,
+    frames: int | None = None,
+    size: tuple[int, int] | int | None = None,
+    allow_incomplete: bool = False,
+) -> CachedVideos:
     """Open a cache built by :func:`build_cache`, checking it is the one the caller expects.
 
     Raises:
@@ -457,8 +492,10 @@ def open_cache(cache_dir: str | Path, frames: int | None = None, size: tuple[int
     cache_dir = Path(cache_dir)
     meta_path = cache_dir / "meta.json"
     if not meta_path.is_file():
-        raise FileNotFoundError(f"no UCF101 cache in {cache_dir} (meta.json missing): run "
-                                "`python -m stconv_lite.data.ucf101 prepare --root ... --cache ...` first")
+        raise FileNotFoundError(
+            f"no UCF101 cache in {cache_dir} (meta.json missing): run "
+            "`python -m stconv_lite.data.ucf101 prepare --root ... --cache ...` first"
+        )
     meta = json.loads(meta_path.read_text())
     wanted: dict = {"format_version": FORMAT_VERSION}
     if frames is not None:
@@ -473,6 +510,8 @@ def open_cache(cache_dir: str | Path, frames: int | None = None, size: tuple[int
         raise CacheMismatchError(f"{cache_dir}/frames.npy has shape {cache.frames().shape}; meta.json says {expected}")
     if not meta.get("complete") and not allow_incomplete:
         pending = int((cache.status == PENDING).sum())
-        raise ValueError(f"the cache in {cache_dir} is unfinished ({pending} videos not yet decoded): run the same "
-                         "prepare command again to resume, or pass allow_incomplete=True")
+        raise ValueError(
+            f"the cache in {cache_dir} is unfinished ({pending} videos not yet decoded): run the same "
+            "prepare command again to resume, or pass allow_incomplete=True"
+        )
     return cache

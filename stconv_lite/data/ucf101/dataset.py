@@ -44,9 +44,18 @@ class UCF101Clips(Dataset):
     Videos that failed to decode are left out; :attr:`skipped` names them.
     """
 
-    def __init__(self, cache: str | Path | CachedVideos, fold: int = 1, subset: str = "train", clip_len: int = 16,
-                 mode: str = "train", clips_per_video: int = 3, rows: np.ndarray | None = None,
-                 frames: int | None = None, size: tuple[int, int] | int | None = None):
+    def __init__(
+        self,
+        cache: str | Path | CachedVideos,
+        fold: int = 1,
+        subset: str = "train",
+        clip_len: int = 16,
+        mode: str = "train",
+        clips_per_video: int = 3,
+        rows: np.ndarray | None = None,
+        frames: int | None = None,
+        size: tuple[int, int] | int | None = None,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
         self.cache = cache if isinstance(cache, CachedVideos) else open_cache(cache, frames=frames, size=size)
@@ -65,8 +74,11 @@ class UCF101Clips(Dataset):
         self.clip_len, self.mode = clip_len, mode
         self.clips_per_video = clips_per_video if mode == "multi" else 1
         span = cached_frames - clip_len
-        self._eval_starts = (np.linspace(0, span, self.clips_per_video).round().astype(np.int64)
-                             if mode == "multi" else np.array([span // 2]))
+        self._eval_starts = (
+            np.linspace(0, span, self.clips_per_video).round().astype(np.int64)
+            if mode == "multi"
+            else np.array([span // 2])
+        )
         self._frames: np.ndarray | None = None  # opened lazily: a DataLoader worker never pickles the memmap
 
     def __len__(self) -> int:
@@ -102,5 +114,5 @@ class UCF101Clips(Dataset):
             start = int(self._eval_starts[clip])
         if self._frames is None:
             self._frames = self.cache.frames()
-        window = torch.from_numpy(np.array(self._frames[row, start:start + self.clip_len]))
+        window = torch.from_numpy(np.array(self._frames[row, start : start + self.clip_len]))
         return rearrange(window, "t h w c -> c t h w").contiguous(), int(self.labels_all[row])

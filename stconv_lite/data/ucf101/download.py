@@ -20,8 +20,16 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-__all__ = ["SPLITS_URL", "VIDEOS_URLS", "download", "download_ucf101", "ensure_unrar", "find_video_root",
-           "have_network", "unpack_rar"]
+__all__ = [
+    "SPLITS_URL",
+    "VIDEOS_URLS",
+    "download",
+    "download_ucf101",
+    "ensure_unrar",
+    "find_video_root",
+    "have_network",
+    "unpack_rar",
+]
 
 VIDEOS_URLS = (
     "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar",
@@ -62,12 +70,18 @@ def download(url: str, destination: str | Path, allow_insecure_fallback: bool = 
     except urllib.error.URLError as error:
         if not (allow_insecure_fallback and _is_certificate_error(error)):
             raise
-        print(f"warning: {url}: the server's certificate could not be verified; retrying this one download "
-              "without verification (check the file size and the video count afterwards)")
+        print(
+            f"warning: {url}: the server's certificate could not be verified; retrying this one download "
+            "without verification (check the file size and the video count afterwards)"
+        )
         response = urllib.request.urlopen(url, timeout=timeout, context=ssl._create_unverified_context())
     partial = destination.with_suffix(destination.suffix + ".part")
     total = int(response.headers.get("Content-Length") or 0) or None
-    with response, open(partial, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=destination.name) as bar:
+    with (
+        response,
+        open(partial, "wb") as out,
+        tqdm(total=total, unit="B", unit_scale=True, desc=destination.name) as bar,
+    ):
         while chunk := response.read(1 << 20):
             out.write(chunk)
             bar.update(len(chunk))
@@ -86,8 +100,10 @@ def ensure_unrar(install: bool = True) -> str:
         subprocess.run(["apt-get", "-qq", "install", "-y", "unrar"], check=False)
         if shutil.which("unrar"):
             return "unrar"
-    raise RuntimeError("no RAR extractor found: install one with `apt-get install -y unrar` (Ubuntu/Colab), "
-                       "`brew install unar` (macOS), or use a zip mirror of the videos")
+    raise RuntimeError(
+        "no RAR extractor found: install one with `apt-get install -y unrar` (Ubuntu/Colab), "
+        "`brew install unar` (macOS), or use a zip mirror of the videos"
+    )
 
 
 def unpack_rar(archive: str | Path, destination: str | Path, install: bool = True) -> Path:

@@ -53,7 +53,7 @@ def write_video(path: str | Path, frames: int, label: int, size: tuple[int, int]
             image = np.full((height, width, 3), grey_level(t), dtype=np.uint8)
             y = (y0 + dy * 2 * t) % (height - side)
             x = (x0 + dx * 2 * t) % (width - side)
-            image[y:y + side, x:x + side] = (255, 255, 0)
+            image[y : y + side, x : x + side] = (255, 255, 0)
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -74,9 +74,18 @@ class Fixture:
     quirk: str | None
 
 
-def write_fixture(root: str | Path, classes: list[str] | None = None, groups: int = 2, clips: int = 1,
-                  frames: tuple[int, int] = (12, 20), size: tuple[int, int] = (32, 40), test_groups: int = 1,
-                  corrupt: bool = True, missing: bool = True, seed: int = 0) -> Fixture:
+def write_fixture(
+    root: str | Path,
+    classes: list[str] | None = None,
+    groups: int = 2,
+    clips: int = 1,
+    frames: tuple[int, int] = (12, 20),
+    size: tuple[int, int] = (32, 40),
+    test_groups: int = 1,
+    corrupt: bool = True,
+    missing: bool = True,
+    seed: int = 0,
+) -> Fixture:
     """Write a UCF101-shaped fixture under ``root``; groups ``1..test_groups`` form test split 1.
 
     Args:

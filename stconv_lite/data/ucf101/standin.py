@@ -37,8 +37,15 @@ _VELOCITY = {"MoveDown": (1, 0), "MoveLeft": (0, -1), "MoveRight": (0, 1), "Move
 BACKGROUNDS = ("video", "group")
 
 
-def direction_frames(name: str, frames: int, size: tuple[int, int], rng: np.random.Generator,
-                     background: tuple[int, int, int], side: int | None = None, travel: float = 0.5) -> np.ndarray:
+def direction_frames(
+    name: str,
+    frames: int,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    background: tuple[int, int, int],
+    side: int | None = None,
+    travel: float = 0.5,
+) -> np.ndarray:
     """One clip of class ``name``: uint8 ``(T, H, W, 3)``, a yellow square moving in a straight line.
 
     The square travels ``travel`` of the free width (or height) over the clip; the centre of its path
@@ -63,7 +70,7 @@ def direction_frames(name: str, frames: int, size: tuple[int, int], rng: np.rand
     clip[:] = np.asarray(background, dtype=np.uint8)
     for i in range(frames):
         y, x = int(round(ys[i])), int(round(xs[i]))
-        clip[i, y:y + side, x:x + side] = (255, 220, 0)
+        clip[i, y : y + side, x : x + side] = (255, 220, 0)
     return clip
 
 
@@ -97,9 +104,16 @@ class StandIn:
     clips: int
 
 
-def write_standin(root: str | Path, background: str = "video", groups: int = 8, clips: int = 4,
-                  frames: tuple[int, int] = (16, 24), size: tuple[int, int] = (40, 40), test_groups: int = 2,
-                  seed: int = 0) -> StandIn:
+def write_standin(
+    root: str | Path,
+    background: str = "video",
+    groups: int = 8,
+    clips: int = 4,
+    frames: tuple[int, int] = (16, 24),
+    size: tuple[int, int] = (40, 40),
+    test_groups: int = 2,
+    seed: int = 0,
+) -> StandIn:
     """Write the direction stand-in under ``root`` (see the module docstring); split 1 tests groups ``1..test_groups``.
 
     Args:
