@@ -38,7 +38,10 @@ RESULTS_DIR = Path(__file__).resolve().parents[2] / "book" / "results"
 
 
 def _is_fraction(metric: str) -> bool:
-    return "accuracy" in metric or "agreement" in metric or metric.endswith("_fraction")
+    # accuracies, agreements and shares of clips: numbers between 0 and 1, shown as percentages
+    return any(word in metric for word in ("accuracy", "agreement", "reversed_as", "_share")) or metric.endswith(
+        ("_fraction", "_rate")
+    )
 
 
 def _metric_name(metric: str) -> str:

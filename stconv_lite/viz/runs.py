@@ -71,7 +71,7 @@ def run_curves(
                     mean,
                     color=colour,
                     linewidth=2.2,
-                    label=f"{labels.get(arm, arm)} (mean of {len(series)} seeds)",
+                    label=f"{labels.get(arm, arm)} (mean over the seeds still training)",
                 )
             elif series:
                 ax.plot([], [], color=colour, linewidth=2.2, label=f"{labels.get(arm, arm)} ({len(series)} seeds)")
@@ -126,16 +126,23 @@ def run_confusions(
                         str(matrix[i][j]),
                         ha="center",
                         va="center",
-                        fontsize=6,
+                        fontsize=7,
                         color="white" if matrix[i][j] > 0.6 * top else "black",
                     )
         ax.set_xticks(range(size))
-        ax.set_yticks(range(size))
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
+        ax.set_xlabel("predicted class (number as on the left)")
+        if ax is axes[0][0]:  # class names once, on the left, short enough to read
+            ax.set_yticks(range(size), [f"{i}: {_short(n)}" for i, n in enumerate(names)], fontsize=7)
+            ax.set_ylabel("true class")
+        else:
+            ax.set_yticks(range(size))
         seeds = len(run["card"]["seeds"])
         ax.set_title(f"{labels.get(arm, arm)}\n(counts over {seeds} seeds)", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="test clips")
-    caption = "; ".join(f"{i}: {n}" for i, n in enumerate(names))
-    fig.text(0.01, 0.01, caption, fontsize=7, wrap=True, va="top")
     return fig
+
+
+def _short(name: str, most: int = 26) -> str:
+    """A class name for a tick label: the part before any parenthesis, cut to ``most`` characters."""
+    head = name.split(" (")[0]
+    return head if len(head) <= most else head[: most - 1] + "…"
