@@ -9,11 +9,11 @@ import torch.nn as nn
 from einops import rearrange
 from refvectors import load_refvectors
 
+from stconv_lite.analysis.interaction import interaction_field
 from stconv_lite.authors import convert_authors_state_dict
 from stconv_lite.ops.ctconv import (
     CTModule,
     TensorSeparableConv3d,
-    interaction_field,
     make_module,
 )
 from stconv_lite.ops.tensor_excitation import TensorExcitation

@@ -71,7 +71,7 @@ def test_reach_prediction_matches_the_twin_logits(arm):
 
 def test_serial_ct_has_the_parallel_cost_and_the_full_box():
     from stconv_lite.analysis.complexity import count_macs
-    from stconv_lite.ops.ctconv import interaction_field
+    from stconv_lite.analysis.interaction import interaction_field
 
     x = torch.randn(1, 16, 4, 6, 6)
     serial, parallel = ch.interaction_module("ct_serial"), ch.interaction_module("ct_parallel")

@@ -33,18 +33,35 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from stconv_lite import config
 from stconv_lite.analysis.complexity import count_macs, count_parameters
+from stconv_lite.analysis.interaction import interaction_field
 from stconv_lite.experiments import stats
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
 from stconv_lite.experiments.tasks import confusion_matrix, train_and_evaluate
-from stconv_lite.ops.ctconv import CTModule, interaction_field, make_module
+from stconv_lite.ops.ctconv import CTModule, make_module
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.train import fit, predict
 
 __all__ = [
-    "OFFSET", "CLIP_SHAPE", "MARGIN", "DOT_CLASSES", "apparent_motion_pairs", "DotReader", "INTERACTION_ARMS",
-    "interaction_module", "field_reaches", "twin_logit_change", "IdentityStartExcitation",
-    "identity_start_excitation", "TwoBlockNet", "NETWORK_ARMS", "network", "TABLE_2A", "TABLE_2G",
-    "per_seed", "short_verdict", "ranking_report",
+    "OFFSET",
+    "CLIP_SHAPE",
+    "MARGIN",
+    "DOT_CLASSES",
+    "apparent_motion_pairs",
+    "DotReader",
+    "INTERACTION_ARMS",
+    "interaction_module",
+    "field_reaches",
+    "twin_logit_change",
+    "IdentityStartExcitation",
+    "identity_start_excitation",
+    "TwoBlockNet",
+    "NETWORK_ARMS",
+    "network",
+    "TABLE_2A",
+    "TABLE_2G",
+    "per_seed",
+    "short_verdict",
+    "ranking_report",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -114,15 +131,23 @@ class DotReader(nn.Module):
 
 def _serial_ct(channels: int) -> CTModule:
     # Table 2c "serial": spatial then temporal on the same sub-dimension, for each sub-dimension.
-    return CTModule(channels, factors=2, order=(1, 1, 0, 0), kernels=[((1, 3, 3),), ((3, 1, 1),)] * 2,
-                    pointwise=False, excitation=False)
+    return CTModule(
+        channels,
+        factors=2,
+        order=(1, 1, 0, 0),
+        kernels=[((1, 3, 3),), ((3, 1, 1),)] * 2,
+        pointwise=False,
+        excitation=False,
+    )
 
 
 INTERACTION_ARMS = {
     "c3d": ("one full 3x3x3 conv (C3D module)", lambda c: make_module("c3d", c)),
     "ct_parallel": ("CT module, K = 2, parallel S + T (eq. 5; table 2a)", lambda c: make_module("ct", c)),
-    "ct_parallel_te": ("CT module, K = 2, with point-wise conv and TE (the full module)",
-                       lambda c: make_module("ct_full", c)),
+    "ct_parallel_te": (
+        "CT module, K = 2, with point-wise conv and TE (the full module)",
+        lambda c: make_module("ct_full", c),
+    ),
     "ct_parallel_k3": ("CT module, K = 3, parallel", lambda c: make_module("ct", c, factors=3)),
     "ct_serial": ("CT module, K = 2, serial S then T (table 2c)", _serial_ct),
     "c3d_x2": ("two stacked 3x3x3 convs", lambda c: nn.Sequential(make_module("c3d", c), make_module("c3d", c))),
@@ -139,7 +164,7 @@ def interaction_module(arm: str, channels: int = CHANNELS) -> nn.Module:
 def field_reaches(module: nn.Module, channels: int, offset=OFFSET, size=(13, 13, 13)) -> bool:
     """Whether one output unit of ``module`` can see two voxels ``offset`` apart: ``offset`` in F - F.
 
-    F is the measured receptive field of interaction (:func:`~stconv_lite.ops.ctconv.interaction_field`,
+    F is the measured receptive field of interaction (:func:`~stconv_lite.analysis.interaction.interaction_field`,
     any channel), as a set of (t, h, w) displacements from the output unit; the unit at ``p`` sees
     ``u`` and ``u + offset`` iff both ``u - p`` and ``u - p + offset`` are in F.
     """
@@ -153,7 +178,7 @@ def field_reaches(module: nn.Module, channels: int, offset=OFFSET, size=(13, 13,
 def twin_logit_change(model: nn.Module, clips: torch.Tensor, device="cpu", batch: int = 256) -> float:
     """Largest |logit(clip 2k) - logit(clip 2k + 1)| over the pairs, in float32 (0 up to rounding if no unit sees both dots)."""
     model.to(device).eval()
-    logits = torch.cat([model(clips[i:i + batch].to(device)).float().cpu() for i in range(0, len(clips), batch)])
+    logits = torch.cat([model(clips[i : i + batch].to(device)).float().cpu() for i in range(0, len(clips), batch)])
     return (logits[0::2] - logits[1::2]).abs().max().item()
 
 
@@ -165,18 +190,36 @@ def _stop_when_perfect(end) -> bool:
 def _interaction_unit(arm: str, seed: int, settings: dict, device) -> dict:
     device = torch.device(device)
     # Same clips for every arm of a seed (paired design); the three splits are drawn independently.
-    splits = {name: apparent_motion_pairs(settings[f"{name}_pairs"], 1000 * seed + i)
-              for i, name in enumerate(("train", "val", "test"))}
+    splits = {
+        name: apparent_motion_pairs(settings[f"{name}_pairs"], 1000 * seed + i)
+        for i, name in enumerate(("train", "val", "test"))
+    }
     batch = settings.get("batch_size", 32)
-    loaders = {name: DataLoader(TensorDataset(*data), batch_size=batch if name == "train" else 512,
-                                shuffle=name == "train", generator=torch.Generator().manual_seed(seed))
-               for name, data in splits.items()}
+    loaders = {
+        name: DataLoader(
+            TensorDataset(*data),
+            batch_size=batch if name == "train" else 512,
+            shuffle=name == "train",
+            generator=torch.Generator().manual_seed(seed),
+        )
+        for name, data in splits.items()
+    }
     config.seed_everything(seed)
     model = DotReader(interaction_module(arm))
     began = time.perf_counter()
-    history = fit(model, loaders["train"], settings["epochs"], val_loader=loaders["val"], lr=settings.get("lr", 3e-3),
-                  device=device, progress=False, seed=seed, patience=settings.get("patience"), restore_best=True,
-                  callbacks=(_stop_when_perfect,))
+    history = fit(
+        model,
+        loaders["train"],
+        settings["epochs"],
+        val_loader=loaders["val"],
+        lr=settings.get("lr", 3e-3),
+        device=device,
+        progress=False,
+        seed=seed,
+        patience=settings.get("patience"),
+        restore_best=True,
+        callbacks=(_stop_when_perfect,),
+    )
     train_seconds = time.perf_counter() - began
     logits, labels = predict(model, loaders["test"], device=device)
     matrix = confusion_matrix(logits, labels, 2)
@@ -209,28 +252,49 @@ _INTERACTION_SETTINGS = {
     "full": dict(train_pairs=512, val_pairs=128, test_pairs=512, epochs=30, batch_size=64, lr=1e-2),
 }
 
-INTERACTION = register(Experiment(
-    name="ch04.interaction",
-    chapter=4,
-    title="Can one module relate two dots 3 frames and 3 pixels apart?",
-    question=("Which single modules can tell a dot pair moving right from its mirror twin, when the later dot "
-              "is 3 frames and 3 pixels from the earlier one?"),
-    paper_claim=("A CT module with K sub-dimensions lets features interact over a (2K+1)^3 field, 5x5x5 for "
-                 "K = 2, against 3x3x3 for C3D, R(2+1)D and CSN (table 1, sec. 3.1)."),
-    arms=tuple(INTERACTION_ARMS),
-    settings={scale: {"offset": list(OFFSET), "clip_shape": list(CLIP_SHAPE), "margin": MARGIN,
-                      "channels": CHANNELS, **values} for scale, values in _INTERACTION_SETTINGS.items()},
-    run_unit=_interaction_unit,
-    comparisons=(Compare("ct_serial", "ct_parallel"), Compare("c3d_x2", "ct_parallel"),
-                 Compare("ct_parallel_k3", "ct_parallel"), Compare("ct_parallel_te", "ct_parallel")),
-    bounds=(Bound("ct_parallel", 0.5, "the 50 % of a model that cannot see both dots"),
-            Bound("c3d", 0.5, "the 50 % of a model that cannot see both dots")),
-))
+INTERACTION = register(
+    Experiment(
+        name="ch04.interaction",
+        chapter=4,
+        title="Can one module relate two dots 3 frames and 3 pixels apart?",
+        question=(
+            "Which single modules can tell a dot pair moving right from its mirror twin, when the later dot "
+            "is 3 frames and 3 pixels from the earlier one?"
+        ),
+        paper_claim=(
+            "A CT module with K sub-dimensions lets features interact over a (2K+1)^3 field, 5x5x5 for "
+            "K = 2, against 3x3x3 for C3D, R(2+1)D and CSN (table 1, sec. 3.1)."
+        ),
+        arms=tuple(INTERACTION_ARMS),
+        settings={
+            scale: {
+                "offset": list(OFFSET),
+                "clip_shape": list(CLIP_SHAPE),
+                "margin": MARGIN,
+                "channels": CHANNELS,
+                **values,
+            }
+            for scale, values in _INTERACTION_SETTINGS.items()
+        },
+        run_unit=_interaction_unit,
+        comparisons=(
+            Compare("ct_serial", "ct_parallel"),
+            Compare("c3d_x2", "ct_parallel"),
+            Compare("ct_parallel_k3", "ct_parallel"),
+            Compare("ct_parallel_te", "ct_parallel"),
+        ),
+        bounds=(
+            Bound("ct_parallel", 0.5, "the 50 % of a model that cannot see both dots"),
+            Bound("c3d", 0.5, "the 50 % of a model that cannot see both dots"),
+        ),
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------------
 # Tensor excitation whose gates start at exactly 1.
 # --------------------------------------------------------------------------------------------------
+
 
 class IdentityStartExcitation(TensorExcitation):
     """Tensor excitation with gate ``2 sigma(z)`` and the last conv zero-initialised: it starts as the identity.
@@ -255,8 +319,9 @@ def identity_start_excitation(module: nn.Module) -> nn.Module:
         if isinstance(child, TensorExcitation) and not isinstance(child, IdentityStartExcitation):
             kernel = child.reduce.kernel_size
             size = max(kernel)
-            fresh = IdentityStartExcitation(child.channels, child.groups, child.kind,
-                                            child.channels // child.reduce.out_channels, size)
+            fresh = IdentityStartExcitation(
+                child.channels, child.groups, child.kind, child.channels // child.reduce.out_channels, size
+            )
             setattr(module, name, fresh)
         else:
             identity_start_excitation(child)
@@ -267,9 +332,13 @@ def identity_start_excitation(module: nn.Module) -> nn.Module:
 # One small network in which the compared module is the only operator that sees across frames.
 # --------------------------------------------------------------------------------------------------
 
+
 def _frame_conv(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(channels_in, channels_out, (1, 3, 3), (1, stride, stride), (0, 1, 1), bias=False),
-                         nn.BatchNorm3d(channels_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv3d(channels_in, channels_out, (1, 3, 3), (1, stride, stride), (0, 1, 1), bias=False),
+        nn.BatchNorm3d(channels_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 class TwoBlockNet(nn.Module):
@@ -298,7 +367,9 @@ class TwoBlockNet(nn.Module):
 
 def _frame_2d(channels: int) -> CTModule:
     # A full 1x3x3 conv on every frame: the same module family, but blind to the order of frames.
-    return CTModule(channels, factors=(channels,), order=(0,), kernels=[((1, 3, 3),)], pointwise=False, excitation=False)
+    return CTModule(
+        channels, factors=(channels,), order=(0,), kernels=[((1, 3, 3),)], pointwise=False, excitation=False
+    )
 
 
 NETWORK_ARMS = {
@@ -323,8 +394,10 @@ def network(arm: str, classes: int = 10, channels: int = CHANNELS) -> TwoBlockNe
 def _network_unit(arm: str, seed: int, settings: dict, device) -> dict:
     unit = train_and_evaluate(functools.partial(network, arm), settings, seed, device)
     with torch.device("meta"):
-        macs = count_macs(network(arm), torch.empty(1, 1, settings.get("frames", 16), settings.get("size", 28),
-                                                     settings.get("size", 28)))
+        macs = count_macs(
+            network(arm),
+            torch.empty(1, 1, settings.get("frames", 16), settings.get("size", 28), settings.get("size", 28)),
+        )
     unit["metrics"]["macs_per_clip"] = float(macs)
     return unit
 
@@ -335,36 +408,49 @@ _NETWORK_DATA = {
     "small": dict(clips_per_class=32, val_clips_per_class=16, frames=8, size=14, epochs=10, batch_size=32, lr=3e-3),
     "full": dict(clips_per_class=120, val_clips_per_class=30, frames=16, size=28, epochs=20, batch_size=64, lr=3e-3),
 }
-_NETWORK_SETTINGS = {scale: {"label": "reversal", "channels": CHANNELS, **values} for scale, values in _NETWORK_DATA.items()}
+_NETWORK_SETTINGS = {
+    scale: {"label": "reversal", "channels": CHANNELS, **values} for scale, values in _NETWORK_DATA.items()
+}
 
-MODULES = register(Experiment(
-    name="ch04.modules",
-    chapter=4,
-    title="C3D, R(2+1)D, CSN and CT modules in the same network, when the direction of time is the label",
-    question=("Does the plain CT module beat C3D, R(2+1)D and CSN modules placed in the same network on "
-              "label='reversal', and how far above the 50 % of an order-blind network is each?"),
-    paper_claim=("Table 2a (Something-Something V1, ResNet-50 from ImageNet): CT 47.3 > R(2+1)D 47.0 > CSN 46.8 "
-                 "> C3D 46.1 top-1, at 36.3 / 45.8 / 35.6 / 59.9 GFLOPs."),
-    arms=("frame_2d", "c3d", "r2plus1d", "csn", "ct"),
-    settings=_NETWORK_SETTINGS,
-    run_unit=_network_unit,
-    comparisons=(Compare("ct", "c3d"), Compare("ct", "r2plus1d"), Compare("ct", "csn"), Compare("ct", "frame_2d")),
-    bounds=(Bound("frame_2d", 0.5, "the 50 % bound of an order-blind network"),),
-))
+MODULES = register(
+    Experiment(
+        name="ch04.modules",
+        chapter=4,
+        title="C3D, R(2+1)D, CSN and CT modules in the same network, when the direction of time is the label",
+        question=(
+            "Does the plain CT module beat C3D, R(2+1)D and CSN modules placed in the same network on "
+            "label='reversal', and how far above the 50 % of an order-blind network is each?"
+        ),
+        paper_claim=(
+            "Table 2a (Something-Something V1, ResNet-50 from ImageNet): CT 47.3 > R(2+1)D 47.0 > CSN 46.8 "
+            "> C3D 46.1 top-1, at 36.3 / 45.8 / 35.6 / 59.9 GFLOPs."
+        ),
+        arms=("frame_2d", "c3d", "r2plus1d", "csn", "ct"),
+        settings=_NETWORK_SETTINGS,
+        run_unit=_network_unit,
+        comparisons=(Compare("ct", "c3d"), Compare("ct", "r2plus1d"), Compare("ct", "csn"), Compare("ct", "frame_2d")),
+        bounds=(Bound("frame_2d", 0.5, "the 50 % bound of an order-blind network"),),
+    )
+)
 
-EXCITATION = register(Experiment(
-    name="ch04.excitation",
-    chapter=4,
-    title="Tensor excitation, with gates that start near 0.5 and with gates that start at 1",
-    question=("Does tensor excitation improve a CT + point-wise network on label='reversal', and does it "
-              "matter whether its gates start near 0.5 or at exactly 1?"),
-    paper_claim=("Table 2g (Something-Something V1): CT + PWConv 48.0 -> + TE 50.1 top-1 (+2.1) at 37.2 -> 37.3 "
-                 "GFLOPs."),
-    arms=("ct_pw", "ct_pw_te", "ct_pw_te_id"),
-    settings=_NETWORK_SETTINGS,
-    run_unit=_network_unit,
-    comparisons=(Compare("ct_pw_te", "ct_pw"), Compare("ct_pw_te_id", "ct_pw_te"), Compare("ct_pw_te_id", "ct_pw")),
-))
+EXCITATION = register(
+    Experiment(
+        name="ch04.excitation",
+        chapter=4,
+        title="Tensor excitation, with gates that start near 0.5 and with gates that start at 1",
+        question=(
+            "Does tensor excitation improve a CT + point-wise network on label='reversal', and does it "
+            "matter whether its gates start near 0.5 or at exactly 1?"
+        ),
+        paper_claim=(
+            "Table 2g (Something-Something V1): CT + PWConv 48.0 -> + TE 50.1 top-1 (+2.1) at 37.2 -> 37.3 GFLOPs."
+        ),
+        arms=("ct_pw", "ct_pw_te", "ct_pw_te_id"),
+        settings=_NETWORK_SETTINGS,
+        run_unit=_network_unit,
+        comparisons=(Compare("ct_pw_te", "ct_pw"), Compare("ct_pw_te_id", "ct_pw_te"), Compare("ct_pw_te_id", "ct_pw")),
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,8 +471,10 @@ def short_verdict(comparison: dict) -> str:
     c = comparison
     if c["verdict"] == stats.TOO_FEW:
         return f"**{c['verdict_text']}** ({c['n']} seed)"
-    return (f"**{c['verdict_text']}**: {100 * c['mean_difference']:+.1f} points "
-            f"(95 % interval {100 * c['low']:+.1f} to {100 * c['high']:+.1f}, {c['n']} seeds)")
+    return (
+        f"**{c['verdict_text']}**: {100 * c['mean_difference']:+.1f} points "
+        f"(95 % interval {100 * c['low']:+.1f} to {100 * c['high']:+.1f}, {c['n']} seeds)"
+    )
 
 
 def ranking_report(run: dict, paper: dict, labels: dict | None = None, metric: str = "test_accuracy") -> str:
@@ -396,17 +484,21 @@ def ranking_report(run: dict, paper: dict, labels: dict | None = None, metric: s
     means = {arm: sum(per_seed(run, arm, metric)) / len(per_seed(run, arm, metric)) for arm in paper}
     theirs = sorted(paper, key=lambda a: -paper[a])
     ours = sorted(paper, key=lambda a: -means[a])
-    lines = [f"The paper orders them {' > '.join(name(a) for a in theirs)} "
-             f"({', '.join(f'{paper[a]:.1f}' for a in theirs)} top-1); this run's means order them "
-             f"{' > '.join(name(a) for a in ours)} ({', '.join(f'{100 * means[a]:.1f} %' for a in ours)})."]
-    flipped = [(a, b) for i, a in enumerate(theirs) for b in theirs[i + 1:] if means[a] < means[b]]
+    lines = [
+        f"The paper orders them {' > '.join(name(a) for a in theirs)} "
+        f"({', '.join(f'{paper[a]:.1f}' for a in theirs)} top-1); this run's means order them "
+        f"{' > '.join(name(a) for a in ours)} ({', '.join(f'{100 * means[a]:.1f} %' for a in ours)})."
+    ]
+    flipped = [(a, b) for i, a in enumerate(theirs) for b in theirs[i + 1 :] if means[a] < means[b]]
     if not flipped:
-        lines.append("Every pair is in the paper's order here (by the means; the paired verdicts say which gaps are "
-                     "detectable).")
+        lines.append(
+            "Every pair is in the paper's order here (by the means; the paired verdicts say which gaps are detectable)."
+        )
     else:
         lines.append(f"{len(flipped)} of {len(paper) * (len(paper) - 1) // 2} pairs are in the opposite order:")
         for a, b in flipped:
-            c = stats.paired_comparison(per_seed(run, b, metric), per_seed(run, a, metric), a=name(b), b=name(a),
-                                        metric=metric).as_dict()
+            c = stats.paired_comparison(
+                per_seed(run, b, metric), per_seed(run, a, metric), a=name(b), b=name(a), metric=metric
+            ).as_dict()
             lines.append(f"- paper {name(a)} > {name(b)}; here {short_verdict(c)}.")
     return "\n".join(lines)

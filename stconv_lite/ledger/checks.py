@@ -267,7 +267,7 @@ def ctnet_params() -> Outcome:
 
 
 def _field(module: nn.Module, channels: int) -> tuple[int, tuple[int, int, int]]:
-    from stconv_lite.ops.ctconv import interaction_field
+    from stconv_lite.analysis.interaction import interaction_field
 
     mask = interaction_field(module, channels, size=(11, 11, 11))
     extents = []

@@ -14,7 +14,8 @@ them in parallel (eq. 5); tensor excitation (eq. 6-8) optionally gates both bran
 
 After k sub-operations the channels of k sub-dimensions have interacted (C_1 x ... x C_k of them)
 and the space-time field has grown by 2 in every axis per sub-operation: that is the paper's
-"feature-interaction sufficiency". :func:`interaction_field` measures it with gradients.
+"feature-interaction sufficiency". :func:`stconv_lite.analysis.interaction.interaction_field` measures it
+with gradients.
 
 Degenerate cases (section 3.3, "Discussion") come from the same class:
 
@@ -34,7 +35,6 @@ The authors' ``ReshapeInteraction(planes=C)`` equals ``CTModule(C, factors="pow2
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import torch
@@ -51,7 +51,6 @@ __all__ = [
     "CTModule",
     "MODULE_KINDS",
     "make_module",
-    "interaction_field",
 ]
 
 Kernel = tuple[int, int, int]
@@ -261,40 +260,3 @@ def make_module(kind: str, channels: int, factors: int | str | Sequence[int] = 2
         raise ValueError(f"kind must be one of {MODULE_KINDS}; got {kind!r}")
     pointwise, excitation = flags[kind]
     return CTModule(channels, factors, pointwise=pointwise, excitation=excitation, **options)
-
-
-@torch.no_grad()
-def _make_monotone(module: nn.Module) -> None:
-    """Positive averaging weights and identity BN: every structural path then has a positive gradient."""
-    for sub in module.modules():
-        if isinstance(sub, nn.Conv3d | nn.Conv2d | nn.Linear):
-            sub.weight.fill_(1.0 / sub.weight[0].numel())
-            if sub.bias is not None:
-                sub.bias.zero_()
-        elif isinstance(sub, nn.modules.batchnorm._BatchNorm):
-            sub.reset_running_stats()
-            if sub.affine:
-                sub.weight.fill_(1.0)
-                sub.bias.zero_()
-
-
-def interaction_field(
-    module: nn.Module, channels: int, size: Sequence[int] = (9, 9, 9), out_channel: int = 0
-) -> torch.Tensor:
-    """Which input positions and channels reach one output unit: the receptive field of interaction.
-
-    A copy of ``module`` gets positive averaging weights and identity BatchNorm (eval mode), so that
-    no cancellation or dead ReLU hides a path; the gradient of the output at (``out_channel``, centre
-    of ``size``) with respect to a positive input is then non-zero exactly on the structural field.
-
-    Returns:
-        bool mask of shape (C, T, H, W).
-    """
-    probe = copy.deepcopy(module).double().eval()
-    _make_monotone(probe)
-    t, h, w = size
-    x = torch.rand(1, channels, t, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    x = (x + 0.5).requires_grad_(True)
-    out = probe(x)
-    out[0, out_channel, t // 2, h // 2, w // 2].backward()
-    return x.grad[0] > 0
