@@ -13,10 +13,8 @@ import datetime as dt
 import os
 import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
@@ -52,13 +50,9 @@ def device_name(device: str | torch.device) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"CPU: {line.split(':', 1)[1].strip()}"
-    except OSError:
-        pass
-    return f"CPU: {platform.processor() or platform.machine()}"
+    from stconv_lite.experiments.runfile import cpu_name
+
+    return f"CPU: {cpu_name()}"
 
 
 def machine_slug(device: str | torch.device) -> str:
@@ -74,21 +68,10 @@ def machine_slug(device: str | torch.device) -> str:
 
 
 def _git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return (out.stdout.strip() + ("+dirty" if dirty else "")) if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    """The checkout's commit, the same way run files record it."""
+    from stconv_lite.experiments.runfile import git_commit
+
+    return git_commit()
 
 
 def run_card(device: str | torch.device, **shapes) -> dict:

@@ -11,7 +11,7 @@ import functools
 
 from stconv_lite.analysis.order import max_logit_change, prediction_agreement, reverse_time, shuffle_frames
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
-from stconv_lite.experiments.tasks import train_and_evaluate
+from stconv_lite.experiments.tasks import on_device, train_and_evaluate
 from stconv_lite.models import create
 
 # How much each chapter-1 run computes. "small" fits the CPU book build (about 2 minutes on 2 idle cores).
@@ -30,14 +30,9 @@ ORDER_EVALUATIONS = {
 }
 
 
-def _on_device(measure):
-    """``measure(model, loader, device=...)`` in the ``(model, loader, device)`` form evaluations take."""
-    return lambda model, loader, device: measure(model, loader, device=device)
-
-
 def _order_unit(arm: str, seed: int, settings: dict, device) -> dict:
     build = functools.partial(create, arm, num_classes=10, in_channels=1, width=settings["width"])
-    evaluations = {name: _on_device(measure) for name, measure in ORDER_EVALUATIONS.items()}
+    evaluations = {name: on_device(measure) for name, measure in ORDER_EVALUATIONS.items()}
     return train_and_evaluate(build, settings, seed, device, evaluations)
 
 

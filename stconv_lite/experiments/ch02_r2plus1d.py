@@ -32,7 +32,7 @@ import torch.nn as nn
 from stconv_lite.analysis.complexity import count_macs
 from stconv_lite.analysis.order import max_logit_change, prediction_agreement, reverse_time
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
-from stconv_lite.experiments.tasks import train_and_evaluate
+from stconv_lite.experiments.tasks import on_device, train_and_evaluate
 from stconv_lite.models.resnet3d import VideoResNet, group_kinds
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 
@@ -141,17 +141,12 @@ _ORDER_EVALUATIONS = {
 _TRAINED: dict[str, dict] = {}
 
 
-def _on_device(measure):
-    """``measure(model, loader, device=...)`` in the ``(model, loader, device)`` form evaluations take."""
-    return lambda model, loader, device: measure(model, loader, device=device)
-
-
 def _unit(arm: str, seed: int, settings: dict, device) -> dict:
     key = json.dumps({"arm": arm, "seed": seed, "settings": settings, "device": str(device)}, sort_keys=True)
     if key in _TRAINED:
         return _TRAINED[key]
     build = functools.partial(build_variant, arm, 10, settings["width"], settings["frames"], settings["blocks"])
-    evaluations = {name: _on_device(measure) for name, measure in _ORDER_EVALUATIONS.items()}
+    evaluations = {name: on_device(measure) for name, measure in _ORDER_EVALUATIONS.items()}
     result = train_and_evaluate(build, settings, seed, device, evaluations)
     metrics, curves = result["metrics"], result["curves"]
     metrics["pair_accuracy"] = pair_accuracy(result["confusion"])

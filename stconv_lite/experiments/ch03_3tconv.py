@@ -28,7 +28,7 @@ import functools
 
 from stconv_lite.analysis.order import max_logit_change, prediction_agreement, reverse_time
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
-from stconv_lite.experiments.tasks import train_and_evaluate
+from stconv_lite.experiments.tasks import on_device, train_and_evaluate
 from stconv_lite.models.lenet_variants import bake_transforms, build_lenet, reversal_invariant_frames
 
 __all__ = ["DIGIT_ARMS", "TIME_ARMS", "time_to_target", "LOW_DATA_DIGIT", "TRANSFORMS_TIME"]
@@ -77,25 +77,77 @@ def time_to_target(curves: dict, target: float) -> dict:
 _DIGIT = {
     # 10 clips per class is the left end of the paper's figure 4; 12 frames on the CPU, 30 (the paper's) on a GPU.
     # transform_speed: 3T transforms at 10x the weights' learning rate (see lenet_variants.speed_up_transforms).
-    "quick": dict(clips_per_class=2, val_clips_per_class=2, test_clips_per_class=4, frames=12, epochs=2,
-                  batch_size=10, lr=2e-3, sizes=[2], target=0.3, transform_speed=10.0),
-    "small": dict(clips_per_class=10, val_clips_per_class=10, test_clips_per_class=40, frames=12, epochs=30,
-                  patience=6, batch_size=10, lr=1e-3, sizes=[10], target=0.7, transform_speed=10.0),
-    "full": dict(clips_per_class=10, val_clips_per_class=20, test_clips_per_class=50, frames=30, epochs=30,
-                 patience=6, batch_size=10, lr=1e-3, sizes=[10, 30], target=0.7, transform_speed=10.0),
-    "paper": dict(clips_per_class=10, val_clips_per_class=50, test_clips_per_class=100, frames=30, epochs=100,
-                  patience=10, batch_size=10, lr=1e-3, sizes=[10, 30, 100, 300, 1000], target=0.7,
-                  transform_speed=10.0),
+    "quick": dict(
+        clips_per_class=2,
+        val_clips_per_class=2,
+        test_clips_per_class=4,
+        frames=12,
+        epochs=2,
+        batch_size=10,
+        lr=2e-3,
+        sizes=[2],
+        target=0.3,
+        transform_speed=10.0,
+    ),
+    "small": dict(
+        clips_per_class=10,
+        val_clips_per_class=10,
+        test_clips_per_class=40,
+        frames=12,
+        epochs=30,
+        patience=6,
+        batch_size=10,
+        lr=1e-3,
+        sizes=[10],
+        target=0.7,
+        transform_speed=10.0,
+    ),
+    "full": dict(
+        clips_per_class=10,
+        val_clips_per_class=20,
+        test_clips_per_class=50,
+        frames=30,
+        epochs=30,
+        patience=6,
+        batch_size=10,
+        lr=1e-3,
+        sizes=[10, 30],
+        target=0.7,
+        transform_speed=10.0,
+    ),
+    "paper": dict(
+        clips_per_class=10,
+        val_clips_per_class=50,
+        test_clips_per_class=100,
+        frames=30,
+        epochs=100,
+        patience=10,
+        batch_size=10,
+        lr=1e-3,
+        sizes=[10, 30, 100, 300, 1000],
+        target=0.7,
+        transform_speed=10.0,
+    ),
 }
 
 
 def _digit_unit(arm: str, seed: int, settings: dict, device) -> dict:
     conv, head, frozen = DIGIT_ARMS[arm]
-    build = functools.partial(build_lenet, conv, head, frozen, num_classes=10, frames=settings["frames"],
-                              size=settings.get("size", 28), transform_speed=settings["transform_speed"])
+    build = functools.partial(
+        build_lenet,
+        conv,
+        head,
+        frozen,
+        num_classes=10,
+        frames=settings["frames"],
+        size=settings.get("size", 28),
+        transform_speed=settings["transform_speed"],
+    )
     sizes = settings["sizes"]
     if sizes[0] != settings["clips_per_class"]:
-        raise ValueError(f"settings['sizes'] must start at clips_per_class ({settings['clips_per_class']}); got {sizes}")
+        raise ValueError(
+            f"settings['sizes'] must start at clips_per_class ({settings['clips_per_class']}); got {sizes}"
+        )
     result = train_and_evaluate(build, {**settings, "label": "digit"}, seed, device)
     bake_transforms(result["model"])
     result["metrics"].update(time_to_target(result["curves"], settings["target"]))
@@ -106,25 +158,31 @@ def _digit_unit(arm: str, seed: int, settings: dict, device) -> dict:
     return result
 
 
-LOW_DATA_DIGIT = register(Experiment(
-    name="ch03.low_data_digit",
-    chapter=3,
-    title="LeNet-5-3T against LeNet-5-3D with few clips, in the paper's own setting",
-    question=("With 10 training clips per class of digit-labelled Video-MNIST, is LeNet-5-3T more accurate "
-              "than LeNet-5-3D, and is that the learned transforms' doing?"),
-    paper_claim=("3TConv significantly outperforms 3DConv in the low data regime (Ras et al. 2021, appendix B, "
-                 "figure 4: LeNet-5 on Video-MNIST, 10 to 1000 training videos per class); training 3TConv is "
-                 "three to four times slower (section 3.1)."),
-    arms=tuple(DIGIT_ARMS),
-    settings={scale: {"label": "digit", **values} for scale, values in _DIGIT.items()},
-    run_unit=_digit_unit,
-    comparisons=(
-        Compare("lenet5_3t", "lenet5_3d"),
-        Compare("lenet5_3t", "lenet5_3t_frozen"),
-        Compare("lenet5_3d", "lenet5_2d"),
-        Compare("lenet5_3t", "lenet5_3d", metric="seconds_to_target", higher_is_better=False),
-    ),
-))
+LOW_DATA_DIGIT = register(
+    Experiment(
+        name="ch03.low_data_digit",
+        chapter=3,
+        title="LeNet-5-3T against LeNet-5-3D with few clips, in the paper's own setting",
+        question=(
+            "With 10 training clips per class of digit-labelled Video-MNIST, is LeNet-5-3T more accurate "
+            "than LeNet-5-3D, and is that the learned transforms' doing?"
+        ),
+        paper_claim=(
+            "3TConv significantly outperforms 3DConv in the low data regime (Ras et al. 2021, appendix B, "
+            "figure 4: LeNet-5 on Video-MNIST, 10 to 1000 training videos per class); training 3TConv is "
+            "three to four times slower (section 3.1)."
+        ),
+        arms=tuple(DIGIT_ARMS),
+        settings={scale: {"label": "digit", **values} for scale, values in _DIGIT.items()},
+        run_unit=_digit_unit,
+        comparisons=(
+            Compare("lenet5_3t", "lenet5_3d"),
+            Compare("lenet5_3t", "lenet5_3t_frozen"),
+            Compare("lenet5_3d", "lenet5_2d"),
+            Compare("lenet5_3t", "lenet5_3d", metric="seconds_to_target", higher_is_better=False),
+        ),
+    )
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,12 +192,41 @@ _TIME = {
     # frames must keep the frozen, time-pooled 3T exactly reversal-invariant (12, 16, 20, 24, 28; not 30);
     # 20x20 frames on the CPU (the digit drawn smaller), 28x28 on a GPU. The 3T arm starts slowly (its
     # transforms must first leave the identity), hence a patience of 10 epochs.
-    "quick": dict(clips_per_class=4, val_clips_per_class=2, test_clips_per_class=4, frames=12, size=20, epochs=2,
-                  batch_size=10, lr=2e-3, transform_speed=10.0),
-    "small": dict(clips_per_class=30, val_clips_per_class=10, test_clips_per_class=40, frames=12, size=20,
-                  epochs=40, patience=10, batch_size=20, lr=2e-3, transform_speed=10.0),
-    "full": dict(clips_per_class=60, val_clips_per_class=20, test_clips_per_class=60, frames=28, size=28,
-                 epochs=40, patience=10, batch_size=32, lr=2e-3, transform_speed=10.0),
+    "quick": dict(
+        clips_per_class=4,
+        val_clips_per_class=2,
+        test_clips_per_class=4,
+        frames=12,
+        size=20,
+        epochs=2,
+        batch_size=10,
+        lr=2e-3,
+        transform_speed=10.0,
+    ),
+    "small": dict(
+        clips_per_class=30,
+        val_clips_per_class=10,
+        test_clips_per_class=40,
+        frames=12,
+        size=20,
+        epochs=40,
+        patience=10,
+        batch_size=20,
+        lr=2e-3,
+        transform_speed=10.0,
+    ),
+    "full": dict(
+        clips_per_class=60,
+        val_clips_per_class=20,
+        test_clips_per_class=60,
+        frames=28,
+        size=28,
+        epochs=40,
+        patience=10,
+        batch_size=32,
+        lr=2e-3,
+        transform_speed=10.0,
+    ),
 }
 
 _ORDER_EVALUATIONS = {
@@ -153,29 +240,42 @@ def _time_unit(arm: str, seed: int, settings: dict, device) -> dict:
     conv, head, frozen = TIME_ARMS[arm]
     if not reversal_invariant_frames(settings["frames"]):
         raise ValueError(f"frames={settings['frames']} breaks the exact reversal invariance of the frozen arm")
-    build = functools.partial(build_lenet, conv, head, frozen, num_classes=10, frames=settings["frames"],
-                              size=settings.get("size", 28), transform_speed=settings["transform_speed"])
-    evaluations = {k: (lambda f: lambda model, loader, d: f(model, loader, device=d))(f)
-                   for k, f in _ORDER_EVALUATIONS.items()}
+    build = functools.partial(
+        build_lenet,
+        conv,
+        head,
+        frozen,
+        num_classes=10,
+        frames=settings["frames"],
+        size=settings.get("size", 28),
+        transform_speed=settings["transform_speed"],
+    )
+    evaluations = {name: on_device(measure) for name, measure in _ORDER_EVALUATIONS.items()}
     result = train_and_evaluate(build, {**settings, "label": "reversal"}, seed, device, evaluations)
     bake_transforms(result["model"])
     return result
 
 
-TRANSFORMS_TIME = register(Experiment(
-    name="ch03.transforms_time",
-    chapter=3,
-    title="Do the learned transforms carry the direction of time?",
-    question=("When the only way to read the order of frames is the temporal kernel, does a 3T LeNet-5 tell a "
-              "motion from its reverse, beyond the 50 % that the same network with identity transforms cannot pass?"),
-    paper_claim=("The transforms s, r, t_x, t_y model the temporal dynamics: they are how a 3TConv kernel "
-                 "represents motion (Ras et al. 2021, sections 3 and 4.2)."),
-    arms=tuple(TIME_ARMS),
-    settings={scale: {"label": "reversal", **values} for scale, values in _TIME.items()},
-    run_unit=_time_unit,
-    comparisons=(
-        Compare("3t_pool", "3t_frozen_pool"),
-        Compare("3d_pool", "3t_pool"),
-    ),
-    bounds=(Bound("3t_frozen_pool", 0.5, "the 50 % bound"), Bound("3t_pool", 0.5, "the 50 % bound")),
-))
+TRANSFORMS_TIME = register(
+    Experiment(
+        name="ch03.transforms_time",
+        chapter=3,
+        title="Do the learned transforms carry the direction of time?",
+        question=(
+            "When the only way to read the order of frames is the temporal kernel, does a 3T LeNet-5 tell a "
+            "motion from its reverse, beyond the 50 % that the same network with identity transforms cannot pass?"
+        ),
+        paper_claim=(
+            "The transforms s, r, t_x, t_y model the temporal dynamics: they are how a 3TConv kernel "
+            "represents motion (Ras et al. 2021, sections 3 and 4.2)."
+        ),
+        arms=tuple(TIME_ARMS),
+        settings={scale: {"label": "reversal", **values} for scale, values in _TIME.items()},
+        run_unit=_time_unit,
+        comparisons=(
+            Compare("3t_pool", "3t_frozen_pool"),
+            Compare("3d_pool", "3t_pool"),
+        ),
+        bounds=(Bound("3t_frozen_pool", 0.5, "the 50 % bound"), Bound("3t_pool", 0.5, "the 50 % bound")),
+    )
+)

@@ -32,11 +32,11 @@ from einops import reduce
 from torch.utils.data import DataLoader, TensorDataset
 
 from stconv_lite import config
-from stconv_lite.analysis.complexity import count_macs, count_parameters
+from stconv_lite.analysis.complexity import count_macs
 from stconv_lite.analysis.interaction import interaction_field
 from stconv_lite.experiments import stats
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
-from stconv_lite.experiments.tasks import confusion_matrix, train_and_evaluate
+from stconv_lite.experiments.tasks import confusion_matrix, train_and_evaluate, unit_result
 from stconv_lite.ops.ctconv import CTModule, make_module
 from stconv_lite.ops.tensor_excitation import TensorExcitation
 from stconv_lite.train import fit, predict
@@ -233,17 +233,7 @@ def _interaction_unit(arm: str, seed: int, settings: dict, device) -> dict:
         "twin_max_logit_change": twin_logit_change(model, splits["test"][0], device),
         "module_macs_per_voxel": macs / (CLIP_SHAPE[0] * CLIP_SHAPE[1] * CLIP_SHAPE[2]),
     }
-    best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i))
-    return {
-        "metrics": metrics,
-        "per_class_accuracy": (matrix.diag().float() / matrix.sum(1).clamp(min=1).float()).tolist(),
-        "confusion": matrix.tolist(),
-        "curves": history.as_dict(),
-        "params": count_parameters(model),
-        "best_epoch": best_epoch,
-        "stop_reason": history.stop_reason,
-        "model": model,
-    }
+    return unit_result(model, history, matrix, metrics)
 
 
 _INTERACTION_SETTINGS = {

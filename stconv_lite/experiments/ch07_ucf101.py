@@ -32,14 +32,13 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from stconv_lite import config
-from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.analysis.order import reverse_time, shuffle_frames
 from stconv_lite.analysis.video_accuracy import video_accuracy
 from stconv_lite.data.augment import ClipAugment
 from stconv_lite.data.ucf101 import UCF101Clips, build_cache, open_cache
 from stconv_lite.data.ucf101.standin import DIRECTION_CLASSES, write_standin
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
-from stconv_lite.experiments.tasks import confusion_matrix
+from stconv_lite.experiments.tasks import confusion_matrix, unit_result
 from stconv_lite.models import create
 from stconv_lite.train import fit, predict
 
@@ -276,17 +275,7 @@ def train_on_standin(name: str, settings: dict, seed: int, device, split: str = 
         "train_seconds": train_seconds,
         "steps": float(history.total_steps),
     }
-    best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i)) if history.val_acc else 0
-    return {
-        "metrics": metrics,
-        "per_class_accuracy": (matrix.diag().float() / matrix.sum(1).clamp(min=1).float()).tolist(),
-        "confusion": matrix.tolist(),
-        "curves": history.as_dict(),
-        "params": count_parameters(model),
-        "best_epoch": best_epoch,
-        "stop_reason": history.stop_reason,
-        "model": model,
-    }
+    return unit_result(model, history, matrix, metrics)
 
 
 def _settings(background: str) -> dict:

@@ -43,7 +43,15 @@ from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.data.video_mnist import VideoMNIST
 from stconv_lite.train import fit, predict
 
-__all__ = ["DATA_KEYS", "datasets_for", "loaders_for", "confusion_matrix", "train_and_evaluate"]
+__all__ = [
+    "DATA_KEYS",
+    "datasets_for",
+    "loaders_for",
+    "confusion_matrix",
+    "train_and_evaluate",
+    "unit_result",
+    "on_device",
+]
 
 DATA_KEYS = ("label", "clips_per_class", "val_clips_per_class", "test_clips_per_class", "frames", "size", "digits")
 Evaluation = Callable[[nn.Module, DataLoader, torch.device], float]
@@ -107,6 +115,15 @@ def loaders_for(settings: dict, seed: int) -> tuple[DataLoader, DataLoader, Data
     )
 
 
+def on_device(measure: Callable[..., float]) -> Evaluation:
+    """An evaluation from a measure that takes the device by keyword, ``measure(model, loader, device=...)``.
+
+    The measures of :mod:`stconv_lite.analysis.order` have that form (their third positional argument is
+    the transform), while ``evaluations`` are called ``f(model, test_loader, device)``.
+    """
+    return lambda model, loader, device: measure(model, loader, device=device)
+
+
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
     """Counts ``[true, predicted]``. Shapes: logits (N, K), labels (N,) -> (classes, classes) int64."""
     matrix = torch.zeros(classes, classes, dtype=torch.long)
@@ -161,7 +178,6 @@ def train_and_evaluate(
     logits, labels = predict(model, test_loader, device=device)
     classes = logits.shape[1]
     matrix = confusion_matrix(logits, labels, classes)
-    per_class = (matrix.diag().float() / matrix.sum(1).clamp(min=1).float()).tolist()
     metrics = {
         "test_accuracy": (logits.argmax(1) == labels).float().mean().item(),
         "best_val_accuracy": history.best_val_acc,
@@ -172,14 +188,24 @@ def train_and_evaluate(
     }
     for name, evaluate in (evaluations or {}).items():
         metrics[name] = float(evaluate(model, test_loader, device))
-    best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i))
+    return unit_result(model, history, matrix, metrics)
+
+
+def unit_result(model: nn.Module, history, matrix: torch.Tensor, metrics: dict[str, float]) -> dict:
+    """The fields a run file stores for one trained (arm, seed) unit, from what every unit has.
+
+    ``history`` is the :class:`~stconv_lite.train.History` of the run, ``matrix`` the test confusion
+    counts ``[true, predicted]``. The trained model rides along for the caller (a notebook's figures)
+    and is never written to a run file.
+    """
+    best_epoch = 1 + max(range(len(history.val_acc)), key=lambda i: (history.val_acc[i], -i)) if history.val_acc else 0
     return {
         "metrics": metrics,
-        "per_class_accuracy": per_class,
+        "per_class_accuracy": (matrix.diag().float() / matrix.sum(1).clamp(min=1).float()).tolist(),
         "confusion": matrix.tolist(),
         "curves": history.as_dict(),
         "params": count_parameters(model),
         "best_epoch": best_epoch,
         "stop_reason": history.stop_reason,
-        "model": model,  # for the caller (e.g. a notebook's figures); never written to a run file
+        "model": model,
     }

@@ -20,6 +20,7 @@ import torch.nn as nn
 from stconv_lite.analysis.complexity import count_macs, count_parameters
 from stconv_lite.ledger.verdicts import EXACT, NOT_REPRODUCED, QUALITATIVE, Outcome, holds, printed, within
 from stconv_lite.models import create
+from stconv_lite.models.resnet3d import PAPER_PARAMS_M
 
 __all__ = ["CHECKS", "run_check"]
 
@@ -41,20 +42,7 @@ def _gmacs(name: str, num_classes: int, clip: tuple[int, int, int], **options) -
 
 # ---------------------------------------------------------------- R(2+1)D study (Tran et al. 2018)
 
-_R21D_TABLE = {
-    "r2d": 11.4,
-    "fr2d": 11.4,
-    "r3d": 33.4,
-    "mc2": 11.4,
-    "mc3": 11.7,
-    "mc4": 12.7,
-    "mc5": 16.9,
-    "rmc2": 33.3,
-    "rmc3": 33.0,
-    "rmc4": 32.0,
-    "rmc5": 27.9,
-    "r2plus1d": 33.3,
-}  # slides' table, M
+_R21D_TABLE = PAPER_PARAMS_M  # the slides' table of parameters, millions
 
 
 def _r21d_params(variants: tuple[str, ...]) -> Outcome:
