@@ -138,7 +138,9 @@ def conv3t() -> Figure:
     fig, ax = _canvas(10, 3.6, "3TConv: a 3D kernel generated from one 2D slice (Ras et al. 2021)")
     ax.text(8, 31, "learned", ha="center", fontsize=7)
     _cube(ax, 4, 16, 8, 8, 0.5, _ORANGE, "2D slice k x k\n(C_out, C_in, k, k)")
-    params = _box(ax, 32, 29, 26, 5, "per channel pair: (s, r, t_x, t_y)\nscale, rotation, shift (learned)", _YELLOW, 7)
+    params = _box(
+        ax, 32, 29, 26, 5, "per output filter and step: (s, r, t_x, t_y)\nscale, rotation, shift (learned)", _YELLOW, 7
+    )
     for i in range(4):
         colour = _ORANGE if i == 0 else _SKY
         _cube(
@@ -149,7 +151,7 @@ def conv3t() -> Figure:
             8,
             0.5,
             colour,
-            f"slice t={i}" + ("\n= the 2D slice" if i == 0 else f"\n= A^{i} applied" if i else ""),
+            f"slice t={i}" + ("\n= the 2D slice" if i == 0 else f"\n= A_{i}(slice {i - 1})"),
         )
         if i:
             _arrow(ax, (30 + (i - 1) * 11 + 8.5, 17), (30 + i * 11 - 0.4, 17))
@@ -161,7 +163,7 @@ def conv3t() -> Figure:
         50,
         3,
         "The kernel then convolves (B, C_in, T, H, W) → (B, C_out, T, H, W) like any Conv3d. Per kernel\n"
-        "k² + 4 parameters instead of k_t k²; the transforms say how a pattern moves from frame to frame.",
+        "k² + 4(k_t − 1) numbers instead of k_t k²; the transforms say how a pattern moves from frame to frame.",
         ha="center",
         fontsize=7,
     )
