@@ -225,9 +225,9 @@ EXERCISES = [
         minutes=15,
         statement=(
             "After training the template, a strategy is sampled (each gate fixed on or off) and "
-            "evaluated with the template's weights. Why does the chapter re-estimate the BatchNorm "
-            "statistics first? (a) the running statistics were collected while both paths were "
-            "(relaxedly) on, so the sum entering each shared BN of a sub-network has a different mean and "
+            "evaluated with the template's weights. Why does the chapter's `opt_bn` arm re-estimate the "
+            "BatchNorm statistics first? (a) the running statistics were collected under random relaxed "
+            "gates, so the sum entering each shared BN of a sampled sub-network has a different mean and "
             "variance; (b) BatchNorm has no running statistics in eval mode; (c) the sampled network has "
             "more parameters. Then explain in a paragraph what goes wrong without it and how you would "
             "measure the effect."

@@ -231,9 +231,9 @@ def tadaconv() -> Figure:
 def fusion_unit() -> Figure:
     """Chapter 6: a fusion layer, its S and ST bottleneck paths behind drop-path gates, in the template."""
     fig, ax = _canvas(10, 3.8, "A fusion layer of the template network (Zhou et al. 2020)")
-    x_in = _box(ax, 9, 19, 13, 6, "input\n(B, C_in, T, H, W)", _SKY, 7)
+    x_in = _box(ax, 9, 19, 13, 6, "input\n(B, C_in, T, H, W)", "#DDDDDD", 7)
     s = _box(ax, 33, 27, 20, 5.5, "S: BN-ReLU-conv 1x1x1", _ORANGE, 7)
-    st = _box(ax, 33, 11, 20, 5.5, "ST: BN-ReLU-conv 3x1x1", _GREEN, 7)
+    st = _box(ax, 33, 11, 20, 5.5, "ST: BN-ReLU-conv 3x1x1", _BLUE, 7)
     g1 = _box(ax, 50, 27, 7, 4.5, "gate\np_S", _YELLOW, 6)
     g2 = _box(ax, 50, 11, 7, 4.5, "gate\np_ST", _YELLOW, 6)
     plus = _box(ax, 62, 19, 4, 4, "+", _SKY, 9)
@@ -246,11 +246,12 @@ def fusion_unit() -> Figure:
     _arrow(ax, g2["right"], plus["bottom"])
     _arrow(ax, plus["right"], conv["left"])
     _arrow(ax, conv["right"], (99, 19), "(B, growth, T, H, W)", (2, 3.5), 6)
+    ax.text(90, 12, "concatenated with the input:\n(B, C_in + growth, T, H, W)", ha="center", fontsize=6)
     ax.text(
         50,
         2.5,
-        "Keeping both paths gives S+ST, one gives S or ST: each layer samples a unit. Training learns "
-        "the keep\nprobabilities (variational drop-path); the most probable unit per layer is the fusion strategy.",
+        "Each gate drops its path with probability p: keeping both gives S+ST, one gives S or ST. Training learns\n"
+        "the drop probabilities (variational drop-path); the best sampled strategy (one unit per layer) is the result.",
         ha="center",
         fontsize=7,
     )
