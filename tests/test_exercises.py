@@ -82,7 +82,7 @@ def test_no_expected_value_is_readable():
         for text in forms:
             if len(text.strip("-0.")) >= 3:  # short numbers like 3 or 0.5 occur in any text
                 assert text not in visible, f"{ex.id}: the answer {text} is readable before the solution"
-    stored = re.findall(r"'([^']*)'", expected_text.split("EXPECTED = ", 1)[1])
+    stored = re.findall(r"[\"']([^\"']*)[\"']", expected_text.split("EXPECTED = ", 1)[1])  # either quote style
     assert stored and all(re.fullmatch(r"ex-\d+\.\d+|[0-9a-f]{32}", s) for s in stored)
 
 
