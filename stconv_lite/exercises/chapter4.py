@@ -206,7 +206,7 @@ EXERCISES = [
         check=Value(sig=3),
         answer_form="a ratio",
         hint="the cost is proportional to C (C_1 + ... + C_K); compare 8 + 8 with 4 + 4 + 4.",
-        explanation="Fewer MACs, but one more sub-operation in sequence: a wider space-time field and a deeper module.",
+        explanation="Fewer MACs, paid for with one more sub-operation in sequence (a deeper, slower-to-run module) and fewer channels per sub-dimension.",
     ),
     Exercise(
         id="ex-4.6",

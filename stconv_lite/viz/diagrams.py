@@ -195,7 +195,7 @@ def ct_module(k: int = 2) -> Figure:
         50,
         3,
         "A sub-convolution along C_k is a grouped conv with C / C_k groups: each channel fibre along C_k\n"
-        "mixes alone. After K of them every channel has met every other, over a (2K+1)³ space-time field.",
+        "mixes alone. After K of them every channel has met every other, inside a (2K+1)³ box (not all of it).",
         ha="center",
         fontsize=7,
     )
