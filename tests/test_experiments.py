@@ -217,6 +217,7 @@ def test_sentences_use_display_names_units_and_possible_ranges():
     run = run_experiment("test.fake", "quick", seeds=[0, 1, 2], verbose=False)
     text = report.verdicts(run, labels={"good": "Good net", "bad": "Bad net"})
     assert "**Good net better than Bad net**" in text and "`good`" not in text
-    c = stats.paired_comparison([1.0, 1.2, 1.1], [2.0, 2.1, 2.3], "a", "b", metric="seconds_per_step",
-                                higher_is_better=False).as_dict()
+    c = stats.paired_comparison(
+        [1.0, 1.2, 1.1], [2.0, 2.1, 2.3], "a", "b", metric="seconds_per_step", higher_is_better=False
+    ).as_dict()
     assert " s " in report.comparison_sentence(c) or report.comparison_sentence(c).count(" s") >= 2

@@ -8,7 +8,11 @@ import torch.nn.functional as F
 
 from stconv_lite.experiments.ch03_3tconv import DIGIT_ARMS, LOW_DATA_DIGIT, TIME_ARMS, TRANSFORMS_TIME, time_to_target
 from stconv_lite.models.lenet_variants import (
-    bake_transforms, build_lenet, freeze_transforms, reversal_invariant_frames, speed_up_transforms,
+    bake_transforms,
+    build_lenet,
+    freeze_transforms,
+    reversal_invariant_frames,
+    speed_up_transforms,
     transforms_at_identity,
 )
 from stconv_lite.ops.conv3t import Conv3T
@@ -91,8 +95,12 @@ def test_build_lenet_refuses_contradictory_choices():
 def test_time_to_target_reads_the_first_epoch_at_target_or_censors():
     curves = {"val_acc": [0.2, 0.6, 0.8, 0.9], "epoch_seconds": [1.0, 2.0, 3.0, 4.0], "steps": [5, 10, 15, 20]}
     reached = time_to_target(curves, 0.75)
-    assert reached == {"seconds_to_target": 6.0, "steps_to_target": 15.0, "reached_target": 1.0,
-                       "seconds_per_step": 0.5}
+    assert reached == {
+        "seconds_to_target": 6.0,
+        "steps_to_target": 15.0,
+        "reached_target": 1.0,
+        "seconds_per_step": 0.5,
+    }
     censored = time_to_target(curves, 0.95)
     assert censored["seconds_to_target"] == 10.0 and censored["reached_target"] == 0.0
     assert censored["steps_to_target"] == 20.0

@@ -96,3 +96,13 @@ def test_the_colab_cell_installs_what_the_badge_opens(path):
     assert install is not None, f"{path.name}: no Colab install cell"
     assert badge is not None, f"{path.name}: no Colab badge"
     assert install == badge, f"{path.name}: the badge opens {badge!r} but the install cell installs {install!r}"
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]], ids=["lint", "format"])
+def test_ruff_is_clean(command):
+    """The rules in pyproject.toml ([tool.ruff]), over the package, the tests and the chapter notebooks."""
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -r requirements.txt)")
+    done = subprocess.run([ruff, *command], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"ruff {' '.join(command)} found problems:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"

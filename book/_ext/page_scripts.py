@@ -65,8 +65,10 @@ def _widget_manager_fixes(scripts: list) -> list:
             continue
         module_path = f'require.config({{paths: {{"@jupyter-widgets/html-manager/dist": "{match["folder"]}"}}}});'
         priority = getattr(script, "priority", 500)
-        fixes = [_JavaScript("", body=module_path, priority=priority),
-                 _JavaScript("", body=MATHJAX2_SHIM, priority=priority)]
+        fixes = [
+            _JavaScript("", body=module_path, priority=priority),
+            _JavaScript("", body=MATHJAX2_SHIM, priority=priority),
+        ]
         return scripts[:index] + fixes + scripts[index:]
     return scripts
 

@@ -23,17 +23,17 @@ __all__ = ["FAMILY_COLOURS", "EXTRA_COLOURS", "family_of", "colour_of", "distinc
 _ORANGE, _SKY, _GREEN, _YELLOW, _BLUE, _RED, _PURPLE, _BLACK = PALETTE
 
 FAMILY_COLOURS = {
-    "order-blind 2D": _ORANGE,        # frame bag, f-R2D, TSN, the S unit: frames alone, then pooled
-    "early stacking 2D": "#999933",   # R2D: time stacked into channels at the input (Tol olive)
-    "full 3D": _BLUE,                 # C3D, R3D, 3D-ResNet, the ST unit with a full kernel
-    "mixed 3D/2D": "#882255",         # MCx, rMCx (Tol wine)
-    "(2+1)D": _GREEN,                 # R(2+1)D, the (2+1)D operator
-    "3TConv": _RED,                   # 3T networks and layers (vermillion)
-    "channel-separated": "#332288",   # CSN (Tol indigo)
-    "CT": _SKY,                       # CT-Net, the CT module
-    "TAdaConv": _PURPLE,              # TAda2D, TAdaConv in R(2+1)D / R3D (reddish purple)
-    "fusion": "#44AA99",              # fusion strategies and units other than pure S / ST (Tol teal)
-    "reference": _BLACK,              # chance, bounds, the paper's numbers
+    "order-blind 2D": _ORANGE,  # frame bag, f-R2D, TSN, the S unit: frames alone, then pooled
+    "early stacking 2D": "#999933",  # R2D: time stacked into channels at the input (Tol olive)
+    "full 3D": _BLUE,  # C3D, R3D, 3D-ResNet, the ST unit with a full kernel
+    "mixed 3D/2D": "#882255",  # MCx, rMCx (Tol wine)
+    "(2+1)D": _GREEN,  # R(2+1)D, the (2+1)D operator
+    "3TConv": _RED,  # 3T networks and layers (vermillion)
+    "channel-separated": "#332288",  # CSN (Tol indigo)
+    "CT": _SKY,  # CT-Net, the CT module
+    "TAdaConv": _PURPLE,  # TAda2D, TAdaConv in R(2+1)D / R3D (reddish purple)
+    "fusion": "#44AA99",  # fusion strategies and units other than pure S / ST (Tol teal)
+    "reference": _BLACK,  # chance, bounds, the paper's numbers
 }
 
 # For a figure that shows two members of one family (MC3 and rMC3, R2D and f-R2D): the first keeps
