@@ -132,3 +132,11 @@ def test_pinned_assets_are_locked():
     lock = json.loads((REPO / "tests" / "browser_assets" / "package-lock.json").read_text())
     for package, version in pinned_assets().items():
         assert lock["packages"][f"node_modules/{package}"]["version"] == version
+
+
+def test_wide_tables_scroll_inside_the_column(built_book):
+    """The book's stylesheet makes displayed tables scroll sideways instead of overflowing the text column."""
+    css = (built_book / "_static" / "stconv.css").read_text()
+    assert "overflow-x: auto" in css
+    page = (built_book / "notebooks" / "01_videos_as_tensors.html").read_text()
+    assert "_static/stconv.css" in page
