@@ -113,8 +113,13 @@ def run_confusions(
         totals[arm] = [[sum(m[i][j] for m in matrices) for j in range(size)] for i in range(size)]
     top = max(max(max(row) for row in matrix) for matrix in totals.values())
     size = len(names)
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.4 * len(arms) + 1.6, 4.6), squeeze=False)
-    for ax, arm in zip(axes[0], arms):
+    # At most three panels a row, so that the figure fits the book's text column.
+    columns = min(3, len(arms))
+    rows = -(-len(arms) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns + 1.8, 3.9 * rows), squeeze=False)
+    for ax in axes.flat[len(arms) :]:
+        ax.axis("off")
+    for ax, arm in zip(axes.flat, arms):
         matrix = totals[arm]
         image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=top)
         for i in range(size):
@@ -130,15 +135,15 @@ def run_confusions(
                         color="white" if matrix[i][j] > 0.6 * top else "black",
                     )
         ax.set_xticks(range(size))
-        ax.set_xlabel("predicted class (number as on the left)")
-        if ax is axes[0][0]:  # class names once, on the left, short enough to read
+        ax.set_xlabel("predicted class")
+        if ax in axes[:, 0]:  # class names on the left of each row, short enough to read
             ax.set_yticks(range(size), [f"{i}: {_short(n)}" for i, n in enumerate(names)], fontsize=7)
             ax.set_ylabel("true class")
         else:
             ax.set_yticks(range(size))
         seeds = len(run["card"]["seeds"])
         ax.set_title(f"{labels.get(arm, arm)}\n(counts over {seeds} seeds)", fontsize=9)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="test clips")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="test clips")
     return fig
 
 
