@@ -136,6 +136,21 @@ def test_replace_exercise_section_on_a_copy_of_a_chapter(tmp_path):
     nbformat.validate(nbformat.reads(target.read_text(), as_version=4))
 
 
+@pytest.mark.parametrize("chapter", kit.CHAPTERS)
+def test_each_chapter_shows_exactly_its_registered_exercises(chapter, tmp_path):
+    """The notebook's Exercises section is what the registry generates (no hand edits that drift):
+    regenerating it, then formatting as the repository does, changes nothing."""
+    source = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
+    target = tmp_path / source.name
+    target.write_text(source.read_text())
+    cellgen.replace_exercise_section(target, chapter)
+    subprocess.run(["ruff", "format", "--quiet", str(target)], check=True, cwd=ROOT)
+    assert target.read_text() == source.read_text(), (
+        f"{source.name}: its exercises differ from stconv_lite/exercises/chapter{chapter}.py; run "
+        f"python -m stconv_lite.exercises.cells {source.relative_to(ROOT)} {chapter} && ruff format {source.relative_to(ROOT)}"
+    )
+
+
 def test_instructors_minutes_come_from_the_registry():
     page = (ROOT / "book" / "instructors.md").read_text()
     assert "total_minutes" in page or "exercises(" in page

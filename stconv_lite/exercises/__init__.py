@@ -7,7 +7,7 @@ For students::
 
 For authors and the lead:
 
-- the exercises live in ``chapter1.py`` ... ``chapter6.py`` (text, kind, difficulty, minutes, hint,
+- the exercises live in ``chapter1.py`` ... ``chapter7.py`` (text, kind, difficulty, minutes, hint,
   stub, solution, check); :func:`exercises` lists them, :func:`get` finds one by id;
 - ``python -m stconv_lite.exercises.author`` runs every solution and stores the hashes of the
   expected answers in ``_expected.py`` (nobody types a hash); ``--check`` verifies them;
@@ -50,7 +50,7 @@ __all__ = [
     "DIFFICULTIES",
 ]
 
-CHAPTERS = (1, 2, 3, 4, 5, 6)
+CHAPTERS = (1, 2, 3, 4, 5, 6, 7)
 
 
 def _module(chapter: int):

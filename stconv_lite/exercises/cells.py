@@ -46,8 +46,13 @@ def _cell_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", text)[:64]
 
 
+def _lines(text: str) -> list[str]:
+    # sources as lists of lines, as the committed notebooks store them (small, readable diffs)
+    return (text.rstrip("\n") + "\n").splitlines(keepends=True)
+
+
 def markdown(text: str, cell_id: str) -> dict:
-    return {"cell_type": "markdown", "id": _cell_id(cell_id), "metadata": {}, "source": text.rstrip("\n") + "\n"}
+    return {"cell_type": "markdown", "id": _cell_id(cell_id), "metadata": {}, "source": _lines(text)}
 
 
 def code(text: str, cell_id: str, tags: list[str] | None = None) -> dict:
@@ -58,7 +63,7 @@ def code(text: str, cell_id: str, tags: list[str] | None = None) -> dict:
         "id": _cell_id(cell_id),
         "metadata": metadata,
         "outputs": [],
-        "source": text.rstrip("\n") + "\n",
+        "source": _lines(text),
     }
 
 
@@ -107,13 +112,13 @@ def replace_exercise_section(notebook_path: Path, chapter: int, write: bool = Tr
     if start is None:
         raise ValueError(f"{notebook_path}: no '## Exercises' heading")
     before = _text(cells[start])[: heading.search(_text(cells[start])).start()]
-    kept = [{**cells[start], "source": before.rstrip("\n") + "\n"}] if before.strip() else []
+    kept = [{**cells[start], "source": _lines(before)}] if before.strip() else []
     # the next "## " heading may share a cell with the last solution's end marker: keep it from there
     after: list[dict] = []
     for i in range(start + 1, len(cells)):
         found = re.search(r"^## ", _text(cells[i]), re.M) if cells[i]["cell_type"] == "markdown" else None
         if found:
-            tail = {**cells[i], "source": _text(cells[i])[found.start() :]}
+            tail = {**cells[i], "source": _text(cells[i])[found.start() :].splitlines(keepends=True)}
             after = [tail] + cells[i + 1 :]
             break
     notebook["cells"] = cells[:start] + kept + exercise_cells(chapter) + after

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from stconv_lite.analysis.complexity import count_macs, count_parameters
-from stconv_lite.exercises import check
 from stconv_lite.analysis.interaction import interaction_field
+from stconv_lite.exercises import check
 from stconv_lite.ops.ctconv import CTModule, TensorSeparableConv3d, make_module
 from stconv_lite.ops.tensorize import near_equal_factors, to_subdim_layout
 """
