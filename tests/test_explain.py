@@ -48,3 +48,43 @@ def test_gradcam_points_at_where_and_when_the_evidence_is():
     assert cam[2, 1:3, 4:6].min() == pytest.approx(1.0) and cam[0].max() == 0 and cam[2, 4:, :2].max() == 0
     with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
         gradcam_over_time(model, clip[0], features)
+
+
+def test_saliency_accepts_a_score_read_from_a_forward_hook():
+    """Chapter 3's per-channel saliency: the score ignores the output and reads one channel of a layer."""
+    torch.manual_seed(0)
+    conv = nn.Conv3d(1, 4, 3, padding=1)
+    model = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 2))
+    store = {}
+    handle = conv.register_forward_hook(lambda module, inputs, output: store.update(out=output))
+    try:
+        maps = saliency(model, clip := torch.rand(1, 4, 6, 6), lambda output: store["out"][0, 2].relu().mean())
+    finally:
+        handle.remove()
+    x = clip[None].clone().requires_grad_(True)
+    conv(x)[0, 2].relu().mean().backward()
+    torch.testing.assert_close(maps, x.grad[0, 0].abs())
+
+
+def test_gradcam_of_a_layer_that_keeps_the_frames_is_bilinear_per_frame():
+    """Chapter 5's case: a per-frame 2D stage (T' = T) is upsampled in space only, frame by frame."""
+    torch.manual_seed(0)
+    stage = nn.Conv3d(1, 3, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+    model = nn.Sequential(stage, nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(3, 4))
+    clip = torch.rand(1, 5, 8, 8)
+    cam, predicted = gradcam_over_time(model, clip, stage)
+    activation = stage(clip[None])
+    logits = model[1:](activation)
+    gradient = torch.autograd.grad(logits[0, predicted], activation)[0]
+    by_hand = torch.relu((gradient.mean(dim=(2, 3, 4))[0, :, None, None, None] * activation[0]).sum(0)).detach()
+    by_hand = nn.functional.interpolate(by_hand[None], size=(8, 8), mode="bilinear", align_corners=False)[0]
+    assert predicted == int(logits.argmax(1))
+    torch.testing.assert_close(cam, by_hand / by_hand.max().clamp_min(1e-8))
+
+
+def test_gradcam_upsamples_a_coarser_time_axis_to_every_frame():
+    torch.manual_seed(0)
+    stage = nn.Conv3d(1, 2, 3, stride=2, padding=1)
+    model = nn.Sequential(stage, nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(2, 3))
+    cam, _ = gradcam_over_time(model, torch.rand(1, 8, 10, 10), stage, target=1)
+    assert cam.shape == (8, 10, 10) and cam.min() >= 0 and cam.max() <= 1

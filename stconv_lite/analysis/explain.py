@@ -36,6 +36,9 @@ def _check_clip(clip: Tensor, name: str) -> None:
 def saliency(model: nn.Module, clip: Tensor, score: Score) -> Tensor:
     """|d score / d input| of one clip, summed over channels.
 
+    ``score`` maps the model's output ``(1, classes)`` to a scalar, e.g. ``lambda out: out[0, k]``. It
+    may also ignore the output and return what a forward hook kept during that forward pass (the
+    response of one channel of a layer, as chapter 3 does).
     Shapes: clip (C, T, H, W) -> (T, H, W), non-negative.
     """
     _check_clip(clip, "saliency")
@@ -72,7 +75,10 @@ def gradcam_over_time(
 ) -> tuple[Tensor, int]:
     """Grad-CAM of ``target`` (default: the predicted class) at ``layer``, one map per frame.
 
-    ``layer`` must output ``(1, C', T', H', W')``; the map is upsampled to the clip's (T, H, W).
+    ``layer`` must output ``(1, C', T', H', W')``; the map is upsampled (trilinearly) to the clip's
+    (T, H, W). A layer that keeps the frames (T' = T, e.g. a stage of a 2D network run per frame) gives
+    each frame its own map, upsampled in space only (the channel weights still average the gradient
+    over all frames).
     Returns the map scaled to [0, 1] (all zeros when no location raises the score) and the class.
     Shapes: clip (C, T, H, W) -> map (T, H, W).
     """
