@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 
 import torch
 import torch.nn as nn
@@ -93,23 +94,23 @@ def _tent_weights(coord: Tensor, taps: Tensor) -> Tensor:
 
 
 def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, ...]:
-    """The kernel grid: normalised (x, y, 1) of every tap (``align_corners=True``) and the tap indices.
+    """The kernel grid: normalised (u, v) of every tap (``align_corners=True``) and the tap indices.
 
     Shapes:
-        -> base (H, W, 3), columns (W,), rows (H,)
+        -> u (H, W), v (H, W), columns (W,), rows (H,)
     """
     identity = torch.eye(2, 3, dtype=dtype, device=device).unsqueeze(0)
-    xy = F.affine_grid(identity, [1, 1, height, width], align_corners=True)[0]  # (H, W, 2)
-    base = torch.cat([xy, torch.ones_like(xy[..., :1])], dim=-1)
-    return (base, torch.arange(width, dtype=dtype, device=device), torch.arange(height, dtype=dtype, device=device))
+    uv = F.affine_grid(identity, [1, 1, height, width], align_corners=True)[0]  # (H, W, 2)
+    columns = torch.arange(width, dtype=dtype, device=device)
+    return uv[..., 0], uv[..., 1], columns, torch.arange(height, dtype=dtype, device=device)
 
 
-def _matrices_on_grid(thetas: Tensor, base: Tensor, columns: Tensor, rows: Tensor) -> Tensor:
-    """:func:`interpolation_matrices` with the kernel grid given as tensors (no Python sizes)."""
-    # where every output tap reads from, normalised: affine_grid's formula, Theta [x, y, 1]^T
-    grids = torch.einsum("lorc,hwc->lohwr", thetas, base)
-    x = (grids[..., 0] + 1) * (columns[-1] / 2)  # normalised -> tap units (align_corners=True)
-    y = (grids[..., 1] + 1) * (rows[-1] / 2)
+def _matrices_from_coordinates(x: Tensor, y: Tensor, columns: Tensor, rows: Tensor) -> Tensor:
+    """The interpolation matrices, given where every output tap reads from (in tap units).
+
+    Shapes:
+        x, y: (L-1, O, H, W); columns (W,), rows (H,) -> (L-1, O, H*W, H*W)
+    """
     along_x = _tent_weights(x, columns)  # (L-1, O, H, W, j)
     along_y = _tent_weights(y, rows)  # (L-1, O, H, W, i)
     matrix = rearrange(along_y, "... i -> ... i 1") * rearrange(along_x, "... j -> ... 1 j")
@@ -128,18 +129,36 @@ def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
     Shapes:
         thetas: (L-1, O, 2, 3) -> (L-1, O, H*W, H*W)
     """
-    return _matrices_on_grid(thetas, *_base_grid(height, width, thetas.dtype, thetas.device))
+    u, v, columns, rows = _base_grid(height, width, thetas.dtype, thetas.device)
+    base = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (H, W, 3): homogeneous coordinates
+    # where every output tap reads from, normalised: affine_grid's formula, Theta [u, v, 1]^T
+    grids = torch.einsum("lorc,hwc->lohwr", thetas, base)
+    x = (grids[..., 0] + 1) * (columns[-1] / 2)  # normalised -> tap units (align_corners=True)
+    y = (grids[..., 1] + 1) * (rows[-1] / 2)
+    return _matrices_from_coordinates(x, y, columns, rows)
 
 
 def _products_on_grid(
-    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, base: Tensor, columns: Tensor, rows: Tensor
+    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, u: Tensor, v: Tensor, columns: Tensor, rows: Tensor
 ) -> Tensor:
     """:func:`transform_products` with the kernel grid given as tensors: what gets compiled."""
-    thetas = affine_matrix(scale, rotation, tx, ty)  # (L-1, O, 2, 3)
-    steps = _matrices_on_grid(thetas, base, columns, rows)  # (L-1, O, P, P)
+    # Theta [u, v, 1]^T with Theta = s R(r) [I | t] (affine_matrix) written out: the source of
+    # output tap (u, v) is s R(r) (u + t_x, v + t_y). The same numbers as interpolation_matrices
+    # (up to rounding) in a third of the operations: no 2x3 matrices are stacked and unpicked.
+    per_filter = "l o -> l o 1 1"  # broadcast each (step, filter) value over the H x W taps
+    cos = rearrange(scale * torch.cos(rotation), per_filter)
+    sin = rearrange(scale * torch.sin(rotation), per_filter)
+    shifted_u, shifted_v = u + rearrange(tx, per_filter), v + rearrange(ty, per_filter)
+    x = (cos * shifted_u - sin * shifted_v + 1) * (columns[-1] / 2)  # normalised -> tap units
+    y = (sin * shifted_u + cos * shifted_v + 1) * (rows[-1] / 2)  # (align_corners=True)
+    steps = _matrices_from_coordinates(x, y, columns, rows)  # (L-1, O, P, P)
     products = [steps[0]]
     for step in steps[1:]:  # sequential: slice b+1 is slice b resampled, not slice 1
-        products.append(torch.bmm(step, products[-1]))
+        # (P x P) @ (P x P) for every filter, written as broadcast-multiply-and-sum: on a CPU a
+        # batched matmul of O tiny matrices loops over the batch (hundreds of dispatches, forward
+        # and backward), while this is two vectorised operations whatever O is
+        pairs = rearrange(step, "o p r -> o p r 1") * rearrange(products[-1], "o r q -> o 1 r q")
+        products.append(pairs.sum(dim=2))
     return torch.stack(products, dim=1)
 
 
@@ -208,6 +227,7 @@ def generate_kernel(
     tx: Tensor,
     ty: Tensor,
     method: str = "auto",
+    out: torch.UntypedStorage | None = None,
 ) -> Tensor:
     r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-5, 6-9).
 
@@ -222,6 +242,10 @@ def generate_kernel(
             give the same kernel. ``"auto"`` picks the matrices for kernels of at most 3x3 taps
             (many channels, tiny matrices: faster) and ``grid_sample`` for larger slices (the
             matrices grow with the fourth power of k, the bilinear taps only with the square).
+        out: memory to write the kernel into, e.g. an earlier kernel's ``untyped_storage()``
+            (matrix method only; used when large enough, its contents are overwritten). The caller
+            must know that nothing still reads it: :class:`Conv3T` passes last step's memory only
+            once that kernel has been released. ``None`` allocates.
 
     Shapes:
         first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W).
@@ -251,12 +275,59 @@ def generate_kernel(
         return torch.stack(slices, dim=2)
     products = transform_products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
-    # Slices 2..l of every filter in one batched product, (I x P) @ (P x (l-1) P) per filter: the
-    # only step whose cost grows with the channels, and one BLAS call whatever the layer size.
-    later = torch.bmm(flat, rearrange(products, "o t p q -> o q (t p)"))
-    # Slice 1 is the first slice itself: concatenated, not multiplied by an identity matrix.
-    kernel = torch.cat([flat, later], dim=2)
+    kernel = _ResampleFirstSlice.apply(flat, rearrange(products, "o t p q -> o q (t p)"), out)
     return rearrange(kernel, "o i (t h w) -> o i t h w", h=height, w=width)
+
+
+class _ResampleFirstSlice(torch.autograd.Function):
+    r"""All slices of every filter from its first slice: one batched matrix product each way.
+
+    Forward: ``kernel[o] = flat[o] @ [I | later[o]]``, an (I x P) @ (P x l P) product per filter
+    whose identity block copies slice 1 (exactly: every other term is a product with 0). This is
+    the only step whose cost grows with the channels, one BLAS call whatever the layer size, and it
+    writes the whole kernel at once (no concatenation, whose backward would add two gradients).
+
+    Backward, the two products autograd would derive, shaped for speed: the gradient of the first
+    slice is computed as $(M\,G^\top)^\top$ (BLAS is slow at an output only P = 9 wide), and that
+    of the resampling matrices only for the learned block, not for the identity.
+
+    Shapes:
+        flat: (O, I, P); later: (O, P, (l-1) P) -> kernel (O, I, l P)
+    """
+
+    @staticmethod
+    def forward(ctx, flat: Tensor, later: Tensor, out: torch.UntypedStorage | None) -> Tensor:
+        taps = flat.shape[2]
+        eye = torch.eye(taps, dtype=later.dtype, device=later.device).expand(later.shape[0], taps, taps)
+        matrices = torch.cat([eye, later], dim=2)  # (O, P, l P), slice 1 = identity
+        shape = (flat.shape[0], flat.shape[1], matrices.shape[2])
+        kernel = _on_storage(out, shape, flat)
+        torch.bmm(flat, matrices, out=kernel)
+        ctx.save_for_backward(flat, matrices)
+        return kernel
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        flat, matrices = ctx.saved_tensors
+        taps = flat.shape[2]
+        grad_flat = grad_later = None
+        if ctx.needs_input_grad[0]:
+            transposed = torch.bmm(matrices, rearrange(grad, "o i n -> o n i"))  # (O, P, I)
+            grad_flat = rearrange(transposed, "o q i -> o i q").contiguous()
+        if ctx.needs_input_grad[1]:
+            grad_later = torch.bmm(rearrange(flat, "o i q -> o q i"), grad[:, :, taps:])
+        return grad_flat, grad_later, None
+
+
+def _on_storage(storage: torch.UntypedStorage | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A tensor of ``shape`` (``like``'s dtype) on ``storage`` where it fits, else newly allocated.
+
+    A new tensor object, not a view: autograd attaches the kernel's history to it, and the caller,
+    who keeps only the storage, holds no graph alive.
+    """
+    if storage is None or storage.device != like.device or storage.nbytes() < math.prod(shape) * like.element_size():
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    return torch.empty(0, dtype=like.dtype, device=like.device).set_(storage, 0, shape)
 
 
 class Conv3T(nn.Module):
@@ -304,6 +375,8 @@ class Conv3T(nn.Module):
         self.ty = nn.Parameter(torch.zeros(steps, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self._kernel_cache: tuple | None = None  # see kernel(): (key, parameters, kernel)
+        self._training_memory: torch.UntypedStorage | None = None  # see _free_training_memory()
+        self._training_kernel: weakref.ref | None = None  # last training kernel handed out
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -336,11 +409,17 @@ class Conv3T(nn.Module):
             -> (C_out, C_in/groups, l, n, m)
         """
         parameters = (self.first_slice, self.scale, self.rotation, self.tx, self.ty)
-        if (torch.is_grad_enabled() and any(p.requires_grad for p in parameters)) or torch.compiler.is_compiling():
-            self._kernel_cache = None  # training: a fresh graph every step, and no stale copy kept
+        if torch.compiler.is_compiling():
             return generate_kernel(*parameters)
+        if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
+            self._kernel_cache = None  # training: a fresh graph every step, and no stale copy kept
+            kernel = generate_kernel(*parameters, out=self._free_training_memory())
+            self._training_kernel = weakref.ref(kernel)
+            self._training_memory = kernel.untyped_storage()  # the memory only: no graph kept alive
+            return kernel
         key = (torch.is_inference_mode_enabled(), *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters))
         if self._kernel_cache is None or self._kernel_cache[0] != key:
+            self._training_memory = self._training_kernel = None  # at most one kernel's memory per layer
             with torch.no_grad():
                 kernel = generate_kernel(*parameters)
             # holding the parameters' tensors keeps their storage alive, so a data pointer in the
@@ -348,9 +427,28 @@ class Conv3T(nn.Module):
             self._kernel_cache = (key, tuple(p.detach() for p in parameters), kernel)
         return self._kernel_cache[2]
 
+    def _free_training_memory(self) -> torch.UntypedStorage | None:
+        """Memory for this step's kernel: last step's, once nothing can read that kernel any more.
+
+        Why: a kernel is as large as a 3D conv's weight, and allocating it afresh every step costs
+        more than generating it on a CPU (the C library returns large blocks to the system on
+        ``free`` and every new one is page-faulted in again, here and in the convolution that reads
+        it). Reusing it is safe only when last step's kernel is gone: the convolution's backward
+        holds it until it has run, and so does anyone who kept it (``retain_graph``, a second call
+        before ``backward``, a saved reference). A weak reference tells: while it is alive, this
+        step gets new memory and the old kernel is left alone.
+        """
+        previous = self._training_kernel() if self._training_kernel is not None else None
+        return None if previous is not None else self._training_memory
+
     def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(), ...: the cached kernel is stale
         self._kernel_cache = None
+        self._training_memory = self._training_kernel = None
         return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self) -> dict:  # pickling (torch.save of a whole model): no weak reference
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        return {**state, "_training_memory": None, "_training_kernel": None}
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         self._kernel_cache = None
