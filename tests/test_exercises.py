@@ -71,7 +71,7 @@ def test_no_expected_value_is_readable():
             ex.statement
             + ex.stub
             + ex.hint
-            + "".join(c["source"] for c in cellgen.exercise_cells(ex.chapter) if "solution" not in c["id"])
+            + "".join("".join(c["source"]) for c in cellgen.exercise_cells(ex.chapter) if "solution" not in c["id"])
         )
         if isinstance(answer, str):
             continue

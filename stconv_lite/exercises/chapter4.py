@@ -155,7 +155,10 @@ EXERCISES = [
             "`dim` only, with one `(C_dim x C_dim x t x h x w)` kernel per fibre: `weight` has the shape "
             "`(C, C_dim, t, h, w)` of a grouped `conv3d` weight with `groups = C / C_dim` (same padding, "
             "stride 1). Use your `to_subdim` of exercise 4.3 (or the package's `to_subdim_layout`), "
-            "`F.conv3d` and the inverse reordering. Output: `(B, C, T, H, W)` in the original channel order."
+            "`F.conv3d` and the inverse reordering. Output: `(B, C, T, H, W)` in the original channel order. "
+            "Index order of `weight`: its rows follow the *reordered* channels (fibre by fibre, sub-dimension "
+            "`dim` innermost, as `to_subdim_layout` leaves them), so `weight[g * C_dim + o, i]` maps input "
+            "`i` to output `o` of fibre `g`: exactly what `F.conv3d(..., groups=C // C_dim)` expects."
         ),
         stub=('def tsconv(x, weight, factors, dim):\n    raise NotImplementedError\n\n\ncheck("ex-4.4", tsconv)\n'),
         solution=(
