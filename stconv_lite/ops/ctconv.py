@@ -170,8 +170,25 @@ class TensorSeparableConv3d(nn.Module):
         return f"factors={self.factors}, dim={self.dim}, groups={self.groups}"
 
 
+class _Pointwise(nn.Sequential):
+    """1 x 1 x 1 conv -> BN -> ReLU between sub-operations; keys ``0.weight``, ``1.*`` as a Sequential."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv is computed as a 1 x 1 2D conv over (time, pixels): the same numbers, but PyTorch
+        runs a 1 x 1 x 1 ``Conv3d`` on the CPU with its slow reference kernel (backward several times
+        the forward), while a 1 x 1 2D conv is one matrix product each way.
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, C, T, H, W)
+        """
+        conv, norm, act = self
+        columns = rearrange(x, "b c t h w -> b c t (h w)")  # a view: H and W are adjacent
+        mixed = F.conv2d(columns, rearrange(conv.weight, "o i 1 1 1 -> o i 1 1"), conv.bias)
+        return act(norm(rearrange(mixed, "b c t (h w) -> b c t h w", h=x.shape[3])))
+
+
 def _pointwise(channels: int, norm: bool, activation: bool) -> nn.Sequential:
-    return nn.Sequential(
+    return _Pointwise(
         nn.Conv3d(channels, channels, 1, bias=False),
         nn.BatchNorm3d(channels) if norm else nn.Identity(),
         nn.ReLU(inplace=True) if activation else nn.Identity(),

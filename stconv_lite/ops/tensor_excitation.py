@@ -81,10 +81,15 @@ class TensorExcitation(nn.Module):
         self.expand = nn.Conv3d(hidden, channels, kernel, padding=padding, groups=groups, bias=False)
 
     def squeeze(self, x: torch.Tensor) -> torch.Tensor:
-        """Pool away the axes the gate does not depend on (T-Pool or S-Pool of the paper)."""
-        if self.kind == "spatial":
-            return reduce(x, "b c t h w -> b c 1 h w", "mean")
-        return reduce(x, "b c t h w -> b c t 1 1", "mean")
+        """Pool away the axes the gate does not depend on (T-Pool or S-Pool of the paper).
+
+        The mean is written as a sum times 1/n: the same numbers up to rounding, but the backward of
+        a sum broadcasts the (small) gradient without writing it out, where that of ``mean`` divides
+        a full-size copy, one pass over the feature map more.
+        """
+        pattern = "b c t h w -> b c 1 h w" if self.kind == "spatial" else "b c t h w -> b c t 1 1"
+        total = reduce(x, pattern, "sum")
+        return total * (total.numel() / x.numel())
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The attention map sigma(TSConv(Pool(x))), before broadcasting.
