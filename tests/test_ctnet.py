@@ -65,7 +65,7 @@ def test_replaced_blocks_match_the_paper():
 
 
 def test_ctnet_r50_has_seven_ct_blocks_and_paper_parameter_counts():
-    ct, tsn = meta_model("ctnet_r50"), meta_model("tsn_r50")
+    ct, tsn = meta_model("ctnet50_ctfull"), meta_model("tsn50_2d")
     assert sum(isinstance(m, CTBottleneck) for m in ct.modules()) == 7
     assert sum(isinstance(m, CTBottleneck) for m in tsn.modules()) == 0
     n_ct = sum(p.numel() for p in ct.parameters())
@@ -75,34 +75,34 @@ def test_ctnet_r50_has_seven_ct_blocks_and_paper_parameter_counts():
 
 
 def test_freeze_backbone_leaves_the_authors_trainable_set():
-    frozen = meta_model("ctnet_r50", freeze_backbone=True)
+    frozen = meta_model("ctnet50_ctfull", freeze_backbone=True)
     trainable = sum(p.numel() for p in frozen.parameters() if p.requires_grad)
     assert abs(trainable / 1e6 - 5.90) < 0.01  # released code: 5.90 M of 20.96 M trainable
-    assert all(p.requires_grad for p in meta_model("ctnet_r50").parameters())
+    assert all(p.requires_grad for p in meta_model("ctnet50_ctfull").parameters())
 
 
 # Ratios are independent of the FLOP-counting convention; the meta device makes 8x256x256 instant.
-PAPER_2A = {"resnet50_c3d": 59.9, "resnet50_r2plus1d": 45.8, "resnet50_csn": 35.6, "resnet50_ct": 36.3}
+PAPER_2A = {"ctnet50_c3d": 59.9, "ctnet50_r2plus1d": 45.8, "ctnet50_csn": 35.6, "ctnet50_ct": 36.3}
 
 
 def test_table_2a_flop_ratios_within_5_percent():
     ours = {name: gmacs(meta_model(name)) for name in PAPER_2A}
     for name, paper in PAPER_2A.items():
-        ratio, paper_ratio = ours[name] / ours["resnet50_ct"], paper / PAPER_2A["resnet50_ct"]
+        ratio, paper_ratio = ours[name] / ours["ctnet50_ct"], paper / PAPER_2A["ctnet50_ct"]
         assert abs(ratio / paper_ratio - 1) < 0.05, (name, ratio, paper_ratio)
-    tsn = gmacs(meta_model("tsn_r50", maxpool=True))  # torchvision layout, as TSN
-    assert abs(tsn / ours["resnet50_ct"] / (43.0 / 36.3) - 1) < 0.05
+    tsn = gmacs(meta_model("tsn50_2d", maxpool=True))  # torchvision layout, as TSN
+    assert abs(tsn / ours["ctnet50_ct"] / (43.0 / 36.3) - 1) < 0.05
 
 
 def test_table_2b_sub_dimension_flop_ratios_within_5_percent():
     paper = {1: 45.8, 2: 36.3, 3: 35.7, 4: 35.6}
-    ours = {k: gmacs(meta_model("resnet50_ct", factors=k)) for k in paper}
+    ours = {k: gmacs(meta_model("ctnet50_ct", factors=k)) for k in paper}
     for k in paper:
         assert abs((ours[k] / ours[2]) / (paper[k] / paper[2]) - 1) < 0.05, (k, ours)
     assert ours[1] > ours[2] > ours[3] > ours[4]  # the higher the dimension, the fewer FLOPs
 
 
-@pytest.mark.parametrize("name", ["ctnet_r50"] + list(CT_VARIANTS))
+@pytest.mark.parametrize("name", ["ctnet50_ctfull"] + list(CT_VARIANTS))
 def test_small_width_variants_run_on_video_mnist_shapes(name):
     torch.manual_seed(0)
     model = create(name, num_classes=10, in_channels=1, width=16, layers=(2, 2, 2, 2))
@@ -113,7 +113,7 @@ def test_small_width_variants_run_on_video_mnist_shapes(name):
 
 
 def test_ctnet_small_replaces_one_block_per_stage():
-    model = create("ctnet_small", num_classes=10, in_channels=1)
+    model = create("ctnet50_ctfull_small", num_classes=10, in_channels=1)
     assert sum(isinstance(m, CTBottleneck) for m in model.modules()) == 4
     assert model(torch.rand(2, 1, 4, 28, 28)).shape == (2, 10)
 
@@ -121,7 +121,7 @@ def test_ctnet_small_replaces_one_block_per_stage():
 def test_imagenet_weights_load_into_kept_layers_and_replaced_1x1_convs():
     torchvision = pytest.importorskip("torchvision")
     reference = torchvision.models.resnet50().state_dict()  # random weights: no download
-    model = create("ctnet_r50", num_classes=10, imagenet_state_dict=reference)
+    model = create("ctnet50_ctfull", num_classes=10, imagenet_state_dict=reference)
     ours = model.state_dict()
     as_3d = "o i h w -> o i 1 h w"
     torch.testing.assert_close(ours["layer1.1.conv1.weight"], rearrange(reference["layer1.1.conv1.weight"], as_3d))

@@ -23,12 +23,12 @@ def test_both_experiments_are_registered_with_their_arms():
 def test_the_all_s_network_is_order_blind_so_reversal_caps_it_at_half():
     """Why the S arm's 50 % bound holds by construction: its logits ignore the order of frames."""
     torch.manual_seed(0)
-    net = create("fusion_template_tiny", num_classes=10, in_channels=1, width=4, strategy="S").eval()
+    net = create("densenet121_fusion_small", num_classes=10, in_channels=1, width=4, strategy="S").eval()
     clips = torch.rand(3, 1, 8, 20, 20)
     with torch.no_grad():
         torch.testing.assert_close(net(reverse_time(clips)), net(clips), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(net(shuffle_frames(clips)), net(clips), atol=1e-5, rtol=1e-5)
-        st = create("fusion_template_tiny", num_classes=10, in_channels=1, width=4, strategy="ST").eval()
+        st = create("densenet121_fusion_small", num_classes=10, in_channels=1, width=4, strategy="ST").eval()
         assert (st(reverse_time(clips)) - st(clips)).abs().max() > 1e-4  # a temporal path does see the order
     _, _, test = datasets_for(QUICK, 0)
     assert torch.equal(test[1][0], test[0][0].flip(1))  # backward clip = forward clip reversed
@@ -36,9 +36,9 @@ def test_the_all_s_network_is_order_blind_so_reversal_caps_it_at_half():
 
 def test_the_s_plus_st_arm_is_the_template_with_gates_off():
     torch.manual_seed(3)
-    alone = create("fusion_template_tiny", num_classes=10, in_channels=1, width=4, strategy="S+ST")
+    alone = create("densenet121_fusion_small", num_classes=10, in_channels=1, width=4, strategy="S+ST")
     torch.manual_seed(3)
-    template = create("fusion_template_tiny", num_classes=10, in_channels=1, width=4)
+    template = create("densenet121_fusion_small", num_classes=10, in_channels=1, width=4)
     template.set_gate_mode("off")
     assert alone.state_dict().keys() == template.state_dict().keys()
     for key, value in alone.state_dict().items():
@@ -46,7 +46,7 @@ def test_the_s_plus_st_arm_is_the_template_with_gates_off():
 
 
 def test_temporal_pool_halves_the_frames_and_exposes_the_gates():
-    template = create("fusion_template_tiny", num_classes=10, in_channels=1, width=4)
+    template = create("densenet121_fusion_small", num_classes=10, in_channels=1, width=4)
     seen = []
     template.stem.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
     pooled = ch06.TemporalPool(template)

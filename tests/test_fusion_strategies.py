@@ -22,7 +22,7 @@ from stconv_lite.models.registry import create
 
 def _tiny(**kw):
     torch.manual_seed(0)
-    return create("fusion_template_tiny", num_classes=3, in_channels=1, width=4, **kw)
+    return create("densenet121_fusion_small", num_classes=3, in_channels=1, width=4, **kw)
 
 
 def test_marginals_sum_to_one_and_sqrt_variant():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stconv_lite.models import available, clip_spec, create, min_clip_size, supports_clip
+from stconv_lite.models import available, clip_spec, create, min_clip_size, registry, supports_clip
 from stconv_lite.ops.arguments import InputDtypeError
 
 torch.set_num_threads(1)
@@ -21,19 +21,19 @@ CHAPTER7 = {"quick": (4, 32, 8), "small": (8, 48, 16)}
 
 
 def chapter7_options(name: str, frames: int, width: int) -> dict:
-    menu = {"r2plus1d_18", "r3d_18", "mc3_18", "r2d_18"}
+    menu = {"videoresnet18_2plus1d", "videoresnet18_3d", "videoresnet18_mc3", "videoresnet18_stacked"}
     if name in menu:
         return dict(width=width, frames=frames)
-    if name in ("tiny_c3d", "frame_bag_2d"):
+    if name in ("cnn3_3d", "cnn3_2d"):
         return dict(width=16)
     return {}
 
 
 def small_options(name: str, frames: int) -> dict:
     """Options that keep the models outside the menu fast on one CPU thread (same clip rules)."""
-    if name.startswith(("r2d", "fr2d", "r3d", "mc", "rmc", "r2plus1d", "tada_r", "tsn", "tada2d", "ctnet", "resnet50")):
+    if name.startswith(("videoresnet", "tsn50", "ctnet50")):
         options = {"width": 16}
-        if name.startswith("r2d"):
+        if registry.parse_name(name)["operator"] == "stacked":
             options["frames"] = frames
         return options
     return {}
@@ -77,9 +77,9 @@ def test_googlenet_states_its_minimum_and_runs_there(name):
 
 def test_other_stated_minimums_are_exact():
     for name, options, (t, h, w) in [
-        ("tiny_c3d", {}, (2, 4, 4)),
-        ("frame_bag_2d", {}, (1, 4, 4)),
-        ("fusion_template_tiny", {}, (1, 13, 13)),
+        ("cnn3_3d", {}, (2, 4, 4)),
+        ("cnn3_2d", {}, (1, 4, 4)),
+        ("densenet121_fusion_small", {}, (1, 13, 13)),
     ]:
         assert min_clip_size(name, **options) == (t, h, w)
         model = create(name, num_classes=2, in_channels=1, **options).eval()
@@ -93,7 +93,7 @@ def test_other_stated_minimums_are_exact():
 
 
 def test_tada2d_runs_on_clips_shorter_than_its_temporal_pool():
-    model = create("tada2d_small", num_classes=3, in_channels=1).eval()
+    model = create("tsn50_tada2d_small", num_classes=3, in_channels=1).eval()
     with torch.no_grad():
         for frames in (1, 2):
             assert model(torch.rand(2, 1, frames, 16, 16)).shape == (2, 3)
@@ -113,8 +113,8 @@ def test_lenet_names_the_clip_size_it_was_built_for():
 
 
 def test_create_keeps_builder_defaults_and_rejects_non_counts():
-    assert create("tiny_c3d", num_classes=2).in_channels == 1  # the builder's default, not 3
-    assert create("r3d_18", num_classes=2, width=2).in_channels == 3
+    assert create("cnn3_3d", num_classes=2).in_channels == 1  # the builder's default, not 3
+    assert create("videoresnet18_3d", num_classes=2, width=2).in_channels == 3
     for bad in (
         dict(num_classes=True),
         dict(num_classes=2, in_channels=True),
@@ -123,10 +123,10 @@ def test_create_keeps_builder_defaults_and_rejects_non_counts():
         dict(num_classes=0),
     ):
         with pytest.raises(ValueError, match="must be a positive int"):
-            create("tiny_c3d", **bad)
+            create("cnn3_3d", **bad)
 
 
-@pytest.mark.parametrize("name", ["tiny_c3d", "frame_bag_2d"])
+@pytest.mark.parametrize("name", ["cnn3_3d", "cnn3_2d"])
 def test_tiny_models_check_channels(name):
     model = create(name, num_classes=2, in_channels=3)
     with pytest.raises(ValueError, match=r"expects \(B, 3, T, H, W\); got \(2, 1, 8, 16, 16\)"):
@@ -134,22 +134,22 @@ def test_tiny_models_check_channels(name):
 
 
 DTYPE_MODELS = [
-    "tiny_c3d",
-    "frame_bag_2d",
+    "cnn3_3d",
+    "cnn3_2d",
     "lenet5_3t",
-    "r2plus1d_18",
+    "videoresnet18_2plus1d",
     "resnet18_3t",
     "googlenet_3d",
-    "tsn_small",
-    "tada2d_small",
-    "ctnet_small",
-    "fusion_template_tiny",
+    "tsn50_2d_small",
+    "tsn50_tada2d_small",
+    "ctnet50_ctfull_small",
+    "densenet121_fusion_small",
 ]
 
 
 @pytest.mark.parametrize("name", DTYPE_MODELS)
 def test_models_refuse_uint8_and_float64_with_what_to_do(name):
-    options = {"width": 4} if name == "r2plus1d_18" else {}
+    options = {"width": 4} if name == "videoresnet18_2plus1d" else {}
     model = create(name, num_classes=2, in_channels=3, **options)
     size = (16, 32, 32) if name.startswith("googlenet") else (30, 28, 28) if name.startswith("lenet") else (4, 16, 16)
     raw = torch.randint(0, 256, (1, 3, *size), dtype=torch.uint8)
@@ -231,5 +231,5 @@ def test_tensor_excitation_trains_at_batch_one(kind):
     x = torch.rand(1, 8, 1, 1, 1, requires_grad=True)
     gate(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
-    model = create("ctnet_small", num_classes=3, in_channels=3).train()
+    model = create("ctnet50_ctfull_small", num_classes=3, in_channels=3).train()
     model(torch.rand(1, 3, 4, 32, 32)).sum().backward()

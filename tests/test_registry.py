@@ -5,6 +5,8 @@ import torch.nn as nn
 
 from stconv_lite.models import available, create, register, registry
 
+available()  # discover every model now: a test that patches _BUILDERS must not catch the registrations
+
 
 def test_create_passes_num_classes_and_in_channels(monkeypatch):
     monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))

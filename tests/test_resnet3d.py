@@ -8,7 +8,7 @@ from torch.testing import assert_close
 
 from stconv_lite.analysis.complexity import count_parameters
 from stconv_lite.models import available, create
-from stconv_lite.models.resnet3d import PAPER_PARAMS_M, VARIANTS, VideoResNet, group_kinds
+from stconv_lite.models.resnet3d import PAPER_PARAMS_M, VARIANTS, VideoResNet, group_kinds, registry_name
 
 # Exact counts at 400 classes, width 64, 3 input channels, R2D on 8 frames (BN affine included).
 EXACT_18 = {
@@ -32,7 +32,7 @@ TRUNCATED_IN_PAPER = {"rmc2", "rmc3", "r2plus1d"}
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parameter_counts_reproduce_the_paper(variant):
-    count = count_parameters(create(f"{variant}_18", num_classes=400))
+    count = count_parameters(create(registry_name(variant, 18), num_classes=400))
     assert count == EXACT_18[variant]
     millions = count / 1e6
     if variant in TRUNCATED_IN_PAPER:
@@ -42,7 +42,7 @@ def test_parameter_counts_reproduce_the_paper(variant):
 
 
 def test_r2plus1d_has_the_parameters_of_r3d_up_to_its_middle_batch_norms():
-    r3d, r2plus1d = create("r3d_18", num_classes=400), create("r2plus1d_18", num_classes=400)
+    r3d, r2plus1d = create("videoresnet18_3d", num_classes=400), create("videoresnet18_2plus1d", num_classes=400)
 
     def conv_weights(model):
         return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv3d))
@@ -74,17 +74,22 @@ def test_group_kinds_follow_the_paper():
     [("r2d", 1), ("fr2d", 8), ("r3d", 1), ("mc3", 8), ("rmc3", 1), ("rmc4", 2), ("rmc5", 4), ("r2plus1d", 1)],
 )
 def test_time_is_collapsed_where_the_paper_says(variant, frames_left):
-    model = create(f"{variant}_18", num_classes=3, in_channels=1, width=4).eval()
+    model = create(registry_name(variant, 18), num_classes=3, in_channels=1, width=4).eval()
     with torch.no_grad():
         features = model.features(torch.randn(1, 1, 8, 32, 32))
     assert features.shape == (1, 32, frames_left, 2, 2)
 
 
-NAMES = [f"{v}_{d}" for v in VARIANTS for d in (18, 34)]
+NAMES = [registry_name(v, d) for v in VARIANTS for d in (18, 34)]
 
 
 def test_every_name_is_registered():
     assert set(NAMES) <= set(available())
+    assert (
+        registry_name("r2d", 18) == "videoresnet18_stacked" and registry_name("r2plus1d", 34) == "videoresnet34_2plus1d"
+    )
+    with pytest.raises(ValueError, match="expected a variant"):
+        registry_name("r4d", 18)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -96,10 +101,13 @@ def test_every_name_builds_and_runs_at_tiny_size(name):
     out.sum().backward()
 
 
-@pytest.mark.parametrize("name", ["r3d_18", "mc3_18", "r2plus1d_18"])
-def test_torchvision_state_dicts_load_strictly_and_give_the_same_outputs(name):
+@pytest.mark.parametrize(
+    "name, torchvision_name",
+    [("videoresnet18_3d", "r3d_18"), ("videoresnet18_mc3", "mc3_18"), ("videoresnet18_2plus1d", "r2plus1d_18")],
+)
+def test_torchvision_state_dicts_load_strictly_and_give_the_same_outputs(name, torchvision_name):
     torch.manual_seed(0)
-    reference = getattr(tv_video, name)(weights=None, num_classes=6)
+    reference = getattr(tv_video, torchvision_name)(weights=None, num_classes=6)
     with torch.no_grad():  # non-trivial statistics and head, so that equal outputs mean something
         for module in reference.modules():
             if isinstance(module, nn.BatchNorm3d):
@@ -119,8 +127,8 @@ def test_torchvision_state_dicts_load_strictly_and_give_the_same_outputs(name):
 
 
 def test_torchvision_r2plus1d_is_smaller_than_the_paper():
-    paper_layout = count_parameters(create("r2plus1d_18", num_classes=400))
-    compat = create("r2plus1d_18", num_classes=400, torchvision_compat=True)
+    paper_layout = count_parameters(create("videoresnet18_2plus1d", num_classes=400))
+    compat = create("videoresnet18_2plus1d", num_classes=400, torchvision_compat=True)
     assert count_parameters(compat) == 31_505_325
     assert compat.stem[0].out_channels == 45  # the paper's formula gives 83
     assert compat.layer2[0].conv2[0].mid_channels == 230  # the M_i formula for 128 -> 128 gives 288
@@ -133,23 +141,23 @@ def test_torchvision_r2plus1d_is_smaller_than_the_paper():
 
 
 def test_width_scales_channels():
-    model = create("r3d_18", num_classes=10, in_channels=1, width=8)
+    model = create("videoresnet18_3d", num_classes=10, in_channels=1, width=8)
     assert model.stem[0].out_channels == 8 and model.fc.in_features == 64
 
 
 def test_bad_inputs_raise_clear_errors():
-    model = create("r3d_18", num_classes=3, in_channels=1, width=2)
+    model = create("videoresnet18_3d", num_classes=3, in_channels=1, width=2)
     with pytest.raises(ValueError, match=r"expects \(B, 1, T, H, W\); got \(2, 1, 16, 16\)"):
         model(torch.randn(2, 1, 16, 16))
     with pytest.raises(ValueError, match=r"got \(2, 3, 4, 16, 16\)"):
         model(torch.randn(2, 3, 4, 16, 16))
     with pytest.raises(ValueError, match="stacks exactly 8 frames"):
-        create("r2d_18", num_classes=3, in_channels=1, width=2)(torch.randn(1, 1, 4, 16, 16))
+        create("videoresnet18_stacked", num_classes=3, in_channels=1, width=2)(torch.randn(1, 1, 4, 16, 16))
     with pytest.raises(ValueError, match="torchvision_compat"):
-        create("rmc3_18", num_classes=3, torchvision_compat=True)
+        create("videoresnet18_rmc3", num_classes=3, torchvision_compat=True)
     with pytest.raises(ValueError, match="needs torchvision_compat"):
-        create("r3d_18", num_classes=3, pretrained=True)  # refused before any download
+        create("videoresnet18_3d", num_classes=3, pretrained=True)  # refused before any download
     with pytest.raises(ValueError, match="width"):
-        create("r3d_18", num_classes=3, width=0)
+        create("videoresnet18_3d", num_classes=3, width=0)
     with pytest.raises(TypeError):
-        create("r3d_18", num_classes=3, widht=8)  # a typo must not be silently ignored
+        create("videoresnet18_3d", num_classes=3, widht=8)  # a typo must not be silently ignored

@@ -68,7 +68,7 @@ def _tsn_weights_into(tada, tsn):
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_tada2d_at_init_is_exactly_tsn(mode):
     torch.manual_seed(0)
-    tsn, tada = create("tsn_small", 5, 1, **SMALL), create("tada2d_small", 5, 1, **SMALL)
+    tsn, tada = create("tsn50_2d_small", 5, 1, **SMALL), create("tsn50_tada2d_small", 5, 1, **SMALL)
     assert all(torch.all(m.pool_bn.weight == 0) for m in tada.modules() if isinstance(m, TemporalAggregation))
     _tsn_weights_into(tada, tsn)
     tsn.train(mode == "train"), tada.train(mode == "train")
@@ -86,18 +86,18 @@ def _later_frames_change(model, x):
 def test_frames_stay_apart_in_tsn_and_meet_in_tada2d():
     torch.manual_seed(0)
     x = torch.rand(2, 1, 4, 32, 32)
-    tsn, tada = create("tsn_small", 5, 1, **SMALL), create("tada2d_small", 5, 1, **SMALL)
+    tsn, tada = create("tsn50_2d_small", 5, 1, **SMALL), create("tsn50_tada2d_small", 5, 1, **SMALL)
     assert _later_frames_change(tsn, x) == 0
     for generator in tada.calibration_generators().values():
         torch.nn.init.normal_(generator.expand.weight, std=0.5)
-    no_pool = create("tada2d_small", 5, 1, aggregation=None, global_context=False, kernel_sizes=(1, 1), **SMALL)
+    no_pool = create("tsn50_tada2d_small", 5, 1, aggregation=None, global_context=False, kernel_sizes=(1, 1), **SMALL)
     assert _later_frames_change(no_pool, x) == 0  # alpha_t from frame t alone: still per-frame
     assert _later_frames_change(tada, x) > 1e-4
 
 
 def test_tada2d_r50_parameter_count():
     with torch.device("meta"):
-        tada, tsn = create("tada2d_r50", 400), create("tsn_r50", 400)
+        tada, tsn = create("tsn50_tada2d", 400), create("tsn50_2d", 400)
     n_tada = sum(p.numel() for p in tada.parameters())
     n_generators = sum(p.numel() for g in tada.calibration_generators().values() for p in g.parameters())
     assert len(tada.calibration_generators()) == 16
@@ -120,7 +120,7 @@ def test_tada2d_r50_parameter_count():
     ],
 )
 def test_ablation_switches_build_and_run(options):
-    model = create("tada2d_small", 3, 1, **SMALL, **options)
+    model = create("tsn50_tada2d_small", 3, 1, **SMALL, **options)
     out = model(torch.rand(2, 1, 3, 32, 32))
     assert out.shape == (2, 3)
     out.sum().backward()
@@ -159,14 +159,14 @@ def test_bad_options_raise_clear_errors():
     with pytest.raises(ValueError, match="stages must be a subset"):
         TAda2D(10, stages=(0, 1))
     with pytest.raises(ValueError, match=r"expects \(B, C=1, T, H, W\)"):
-        create("tada2d_small", 3, 1, **SMALL)(torch.rand(2, 1, 32, 32))
+        create("tsn50_tada2d_small", 3, 1, **SMALL)(torch.rand(2, 1, 32, 32))
 
 
-@pytest.mark.parametrize("base", ["r2plus1d_18", "r3d_18"])
+@pytest.mark.parametrize("base", ["videoresnet18_2plus1d", "videoresnet18_3d"])
 def test_tadaify_plugs_into_registry_models_and_starts_as_identity(base):
     torch.manual_seed(0)
     plain = create(base, 4, 1, width=4).eval()
-    registered = create(f"tada_{base}", 4, 1, width=4)
+    registered = create(f"{base}_tada", 4, 1, width=4)
     assert sum(isinstance(m, InputCalibratedConv) for m in registered.modules()) == 16  # 8 blocks x 2 convs
     x = torch.rand(2, 1, 8, 16, 16)
     tada = tadaify(copy.deepcopy(plain)).eval()

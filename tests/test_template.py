@@ -10,11 +10,11 @@ from stconv_lite.ops.droppath import variational_kl
 
 
 def test_registered():
-    assert {"fusion_template_121", "fusion_template_tiny"} <= set(available())
+    assert {"densenet121_fusion", "densenet121_fusion_small"} <= set(available())
 
 
 def test_full_template_matches_table_1_parameter_count():
-    model = create("fusion_template_121", num_classes=174)
+    model = create("densenet121_fusion", num_classes=174)
     # Table 1 of the paper: 21.4M parameters (the count includes 122 gate logits)
     assert round(count_parameters(model) / 1e6, 1) == 21.4
     assert len(model.positions) == 61 and len(model.gates()) == 122
@@ -23,7 +23,7 @@ def test_full_template_matches_table_1_parameter_count():
 
 
 def test_tiny_template_shapes_through_blocks_and_transitions():
-    model = create("fusion_template_tiny", num_classes=10, in_channels=1).eval()
+    model = create("densenet121_fusion_small", num_classes=10, in_channels=1).eval()
     assert len(model.positions) == 11 and len(model.gates()) == 22
     assert 25_000 < count_parameters(model) < 35_000
     shapes = {}
@@ -66,15 +66,15 @@ def test_strategy_networks_from_the_same_code(strategy):
 
 
 def test_uniform_s_ignores_frame_order_until_the_head():
-    model = create("fusion_template_tiny", num_classes=3, in_channels=1, strategy="S").eval()
+    model = create("densenet121_fusion_small", num_classes=3, in_channels=1, strategy="S").eval()
     x = torch.rand(2, 1, 5, 28, 28)
     torch.testing.assert_close(model(x), model(x.flip(2)))
-    st = create("fusion_template_tiny", num_classes=3, in_channels=1, strategy="ST").eval()
+    st = create("densenet121_fusion_small", num_classes=3, in_channels=1, strategy="ST").eval()
     assert not torch.allclose(st(x), st(x.flip(2)))
 
 
 def test_kl_over_template_and_gate_modes():
-    model = create("fusion_template_tiny", num_classes=10, in_channels=1)
+    model = create("densenet121_fusion_small", num_classes=10, in_channels=1)
     model.set_gate_mode("relaxed")
     kl = variational_kl(model, length_scale=100.0, n_train=1000)
     loss = model(torch.rand(3, 1, 4, 28, 28)).logsumexp(1).mean() + kl
@@ -83,19 +83,19 @@ def test_kl_over_template_and_gate_modes():
 
 
 def test_bad_inputs_raise():
-    model = create("fusion_template_tiny", num_classes=10, in_channels=1)
+    model = create("densenet121_fusion_small", num_classes=10, in_channels=1)
     with pytest.raises(ValueError, match=r"FusionTemplate expects \(B, 1, T, H, W\)"):
         model(torch.rand(2, 3, 4, 28, 28))
     with pytest.raises(ValueError, match="11 units"):
-        create("fusion_template_tiny", num_classes=10, in_channels=1, strategy=["S"] * 3)
+        create("densenet121_fusion_small", num_classes=10, in_channels=1, strategy=["S"] * 3)
     with pytest.raises(ValueError, match="strategy"):
-        create("fusion_template_tiny", num_classes=10, in_channels=1, strategy="T")
+        create("densenet121_fusion_small", num_classes=10, in_channels=1, strategy="T")
 
 
 def test_deepcopy_keeps_positions_pointing_at_the_copy():
     import copy
 
-    model = create("fusion_template_tiny", num_classes=10, in_channels=1)
+    model = create("densenet121_fusion_small", num_classes=10, in_channels=1)
     clone = copy.deepcopy(model)
     copied = {id(m) for m in clone.modules()}
     assert all(id(unit) in copied for unit in clone.positions.values())

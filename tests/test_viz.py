@@ -205,12 +205,17 @@ def test_every_chapter_has_a_diagram_with_the_axis_letters():
 def test_the_book_wide_palette_gives_one_colour_per_family():
     from stconv_lite.viz.palette import FAMILY_COLOURS, colour_of, family_of
 
-    assert family_of("frame_bag_2d") == family_of("tsn_small") == family_of("fr2d_18") == "order-blind 2D"
-    assert family_of("tiny_c3d") == family_of("r3d_18") == family_of("resnet18_3d") == "full 3D"
+    assert family_of("cnn3_2d") == family_of("tsn50_2d_small") == family_of("videoresnet18_2d") == "order-blind 2D"
+    assert family_of("cnn3_3d") == family_of("videoresnet18_3d") == family_of("resnet18_3d") == "full 3D"
     assert family_of("resnet18_3t") == family_of("lenet5_3t") == "3TConv"
-    assert family_of("r2plus1d_18") == "(2+1)D" and family_of("tada2d_small") == "TAdaConv"
-    assert family_of("ctnet_small") == "CT" and family_of("mc3_18") == family_of("rmc2_18") == "mixed 3D/2D"
-    assert family_of("r2d_18") == "early stacking 2D" and family_of("resnet50_csn") == "channel-separated"
+    assert family_of("videoresnet18_2plus1d") == "(2+1)D" and family_of("tsn50_tada2d_small") == "TAdaConv"
+    assert family_of("videoresnet18_3d_tada") == "TAdaConv" and family_of("ctnet50_c3d") == "full 3D"
+    assert family_of("ctnet50_ctfull_small") == "CT" and family_of("ctnet50_ct") == "CT"
+    assert family_of("videoresnet18_mc3") == family_of("videoresnet34_rmc2") == "mixed 3D/2D"
+    assert family_of("videoresnet18_stacked") == "early stacking 2D" and family_of("ctnet50_csn") == "channel-separated"
+    # experiment arms keep their stored labels, and their colours
+    assert family_of("frame_bag_2d") == family_of("tsn") == family_of("fr2d") == "order-blind 2D"
+    assert family_of("tiny_c3d") == family_of("r3d") == "full 3D" and family_of("r2plus1d_18") == "(2+1)D"
     assert len(set(FAMILY_COLOURS.values())) == len(FAMILY_COLOURS)
     assert colour_of("something new", 3) != colour_of("something new", 4)
 

@@ -101,11 +101,11 @@ _DATA = {
 
 # The rows of table 3 (a: calibration generation, b: aggregation), as (model name, options).
 ABLATION_ARMS = {
-    "tsn": ("tsn_small", {}),
-    "tada_k11_g": ("tada2d_small", dict(kernel_sizes=(1, 1), global_context=True, aggregation=None)),
+    "tsn": ("tsn50_2d_small", {}),
+    "tada_k11_g": ("tsn50_tada2d_small", dict(kernel_sizes=(1, 1), global_context=True, aggregation=None)),
     "tsn_aggr": ("tsn_aggregation_small", {}),
-    "tada_k33_g": ("tada2d_small", dict(kernel_sizes=(3, 3), global_context=True, aggregation=None)),
-    "tada2d": ("tada2d_small", {}),
+    "tada_k33_g": ("tsn50_tada2d_small", dict(kernel_sizes=(3, 3), global_context=True, aggregation=None)),
+    "tada2d": ("tsn50_tada2d_small", {}),
 }
 ABLATION_LABELS = {
     "tsn": "TSN",
@@ -138,7 +138,7 @@ def _fresh_aggregation(model: nn.Module) -> nn.Module:
 def tsn_aggregation_small(
     num_classes: int, in_channels: int = 1, *, width: int = 16, layers: tuple[int, ...] = (1, 1, 1, 1)
 ) -> TSNResNet:
-    """``tsn_small`` whose BN + ReLU after every 3x3 conv is the temporal aggregation of eq. (7).
+    """``tsn50_2d_small`` whose BN + ReLU after every 3x3 conv is the temporal aggregation of eq. (7).
 
     Table 3b's "FA without TAdaConv" row ("x, Avg., Sc., SepBN", 57.0 on SSV2). Like TAda2D, the
     aggregation's $\\mathrm{BN}_2$ starts at zero, so a fresh model computes exactly what TSN computes.
@@ -175,7 +175,7 @@ def r2plus1d_tsn_small(
     tada: bool = False,
     layers: tuple[int, ...] = (1, 1, 1, 1),
 ) -> TSNResNet:
-    """R(2+1)D of table A1 at ``tsn_small``'s size: every bottleneck's 3x3 is followed by a 3x1x1 temporal conv.
+    """R(2+1)D of table A1 at ``tsn50_2d_small``'s size: every bottleneck's 3x3 is followed by a 3x1x1 temporal conv.
 
     ``tada=True`` makes the spatial 1x3x3 a TAdaConv with its generator (table 2's "✓(2d)" row);
     everything else, including the temporal conv and its initialisation law, is the same.

@@ -161,7 +161,7 @@ class TemporalPool(nn.Module):
 
 
 def _new_template(settings: dict, strategy=None) -> nn.Module:
-    return create("fusion_template_tiny", num_classes=10, in_channels=1, width=settings["width"], strategy=strategy)
+    return create("densenet121_fusion_small", num_classes=10, in_channels=1, width=settings["width"], strategy=strategy)
 
 
 def _gate_snapshot(model: nn.Module) -> dict:

@@ -52,6 +52,7 @@ __all__ = [
     "clip_sets",
     "build_model",
     "train_on_standin",
+    "ARM_MODELS",
 ]
 
 CLASS_NAMES = list(DIRECTION_CLASSES)
@@ -106,7 +107,10 @@ _LEAKAGE_BUDGET = {
     "small": dict(epochs=40, patience=None, lr=1e-2),
     "full": dict(epochs=80, patience=None, lr=1e-2),
 }
-# The models and their sizes (the chapter's default is r2plus1d_18).
+# The models and their sizes, keyed by arm label (the chapter's default is R(2+1)D-18). The keys are
+# part of the stored runs' settings, so they keep the labels of the first runs; ARM_MODELS maps each
+# to its registry name.
+ARM_MODELS = {"frame_bag_2d": "cnn3_2d", "tiny_c3d": "cnn3_3d", "r2plus1d_18": "videoresnet18_2plus1d"}
 _MODELS = {
     "quick": {"frame_bag_2d": dict(width=4), "tiny_c3d": dict(width=4), "r2plus1d_18": dict(width=4)},
     "small": {"frame_bag_2d": dict(width=8), "tiny_c3d": dict(width=8), "r2plus1d_18": dict(width=8)},
@@ -210,9 +214,16 @@ def clip_sets(settings: dict, seed: int, split: str = "official") -> dict[str, U
 
 
 def build_model(name: str, settings: dict) -> nn.Module:
-    """``ClipAugment`` (crop on the device, no flips) in front of model ``name`` at the scale's size."""
-    options = dict(settings["models"][name])
-    network = create(name, num_classes=len(CLASS_NAMES), in_channels=3, **options)
+    """``ClipAugment`` (crop on the device, no flips) in front of model ``name`` at the scale's size.
+
+    ``name`` is a key of ``settings["models"]`` (an arm label such as ``"r2plus1d_18"``) or the
+    registry name of one (``"videoresnet18_2plus1d"``); the arm's options come from the settings.
+    """
+    arm = next((a for a, model in ARM_MODELS.items() if model == name), name)
+    if arm not in settings["models"]:
+        raise ValueError(f"no model {name!r} in these settings; they have {sorted(settings['models'])}")
+    options = dict(settings["models"][arm])
+    network = create(ARM_MODELS.get(arm, arm), num_classes=len(CLASS_NAMES), in_channels=3, **options)
     return nn.Sequential(ClipAugment(settings["crop"], flip_p=0.0), network)
 
 

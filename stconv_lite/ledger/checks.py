@@ -20,7 +20,7 @@ import torch.nn as nn
 from stconv_lite.analysis.complexity import count_macs, count_parameters
 from stconv_lite.ledger.verdicts import EXACT, NOT_REPRODUCED, QUALITATIVE, Outcome, holds, printed, within
 from stconv_lite.models import create
-from stconv_lite.models.resnet3d import PAPER_PARAMS_M
+from stconv_lite.models.resnet3d import PAPER_PARAMS_M, registry_name
 
 __all__ = ["CHECKS", "run_check"]
 
@@ -46,7 +46,7 @@ _R21D_TABLE = PAPER_PARAMS_M  # the slides' table of parameters, millions
 
 
 def _r21d_params(variants: tuple[str, ...]) -> Outcome:
-    outcomes = [printed(_params(f"{v}_18", 400) / 1e6, _R21D_TABLE[v], 1, unit="M") for v in variants]
+    outcomes = [printed(_params(registry_name(v, 18), 400) / 1e6, _R21D_TABLE[v], 1, unit="M") for v in variants]
     worst = max(outcomes, key=lambda o: (o.verdict != EXACT, o.verdict == NOT_REPRODUCED))
     ours = ", ".join(f"{v} {o.ours}" for v, o in zip(variants, outcomes))
     paper = ", ".join(f"{v} {_R21D_TABLE[v]}M" for v in variants)
@@ -114,8 +114,8 @@ def _relu_calls(model: nn.Module, clip: torch.Tensor) -> int:
 def nonlinearities_double() -> Outcome:
     """ReLUs applied in one forward pass of R(2+1)D-18 vs R3D-18 (counted with hooks)."""
     clip = torch.rand(1, 1, 8, 32, 32)
-    r3d = _relu_calls(create("r3d_18", 2, 1, width=4), clip)
-    r21 = _relu_calls(create("r2plus1d_18", 2, 1, width=4), clip)
+    r3d = _relu_calls(create("videoresnet18_3d", 2, 1, width=4), clip)
+    r21 = _relu_calls(create("videoresnet18_2plus1d", 2, 1, width=4), clip)
     return holds(r21 == 2 * r3d, f"{r21} vs {r3d} ReLUs ({r21 / r3d:.2f}x)", "twice as many")
 
 
@@ -168,7 +168,7 @@ def googlenet_3t_params() -> Outcome:
 
 def r2plus1d_baseline_params() -> Outcome:
     """Table 1's R(2+1)D from scratch: torchvision's layout (45 stem channels, shared M_i)."""
-    ours = [_params("r2plus1d_18", k, torchvision_compat=True) for k in (27, 101)]
+    ours = [_params("videoresnet18_2plus1d", k, torchvision_compat=True) for k in (27, 101)]
     return _exact_counts([("Jester", ours[0], 31_313_976), ("UCF101", ours[1], 31_351_938)])
 
 
@@ -179,13 +179,13 @@ def up_to_77_percent_fewer() -> Outcome:
         for small, big in [
             ("googlenet_3t", "googlenet_3d"),
             ("resnet18_3t", "resnet18_3d"),
-            ("googlenet_3t", "r2plus1d_18"),
-            ("resnet18_3t", "r2plus1d_18"),
+            ("googlenet_3t", "videoresnet18_2plus1d"),
+            ("resnet18_3t", "videoresnet18_2plus1d"),
         ]:
             small_options = {"aux_logits": True} if small.startswith("googlenet") else {}
             big_options = (
                 {"torchvision_compat": True}
-                if big == "r2plus1d_18"
+                if big == "videoresnet18_2plus1d"
                 else {"aux_logits": True}
                 if big.startswith("googlenet")
                 else {}
@@ -200,7 +200,7 @@ def up_to_77_percent_fewer() -> Outcome:
 
 # ---------------------------------------------------------------- CT-Net (Li et al. 2021)
 
-_TABLE_2A = {"resnet50_c3d": 59.9, "resnet50_r2plus1d": 45.8, "resnet50_csn": 35.6, "resnet50_ct": 36.3}
+_TABLE_2A = {"ctnet50_c3d": 59.9, "ctnet50_r2plus1d": 45.8, "ctnet50_csn": 35.6, "ctnet50_ct": 36.3}
 
 
 @functools.cache
@@ -209,8 +209,8 @@ def _ct_gmacs(name: str, **options) -> float:
 
 
 def _table_2a_ratio(name: str) -> Outcome:
-    ours = _ct_gmacs(name) / _ct_gmacs("resnet50_ct")
-    paper = _TABLE_2A[name] / _TABLE_2A["resnet50_ct"]
+    ours = _ct_gmacs(name) / _ct_gmacs("ctnet50_ct")
+    paper = _TABLE_2A[name] / _TABLE_2A["ctnet50_ct"]
     outcome = within(ours, paper, 0.05)
     return Outcome(
         outcome.verdict,
@@ -221,21 +221,21 @@ def _table_2a_ratio(name: str) -> Outcome:
 
 
 def c3d_vs_ct_flops() -> Outcome:
-    return _table_2a_ratio("resnet50_c3d")
+    return _table_2a_ratio("ctnet50_c3d")
 
 
 def r2plus1d_vs_ct_flops() -> Outcome:
-    return _table_2a_ratio("resnet50_r2plus1d")
+    return _table_2a_ratio("ctnet50_r2plus1d")
 
 
 def csn_vs_ct_flops() -> Outcome:
-    return _table_2a_ratio("resnet50_csn")
+    return _table_2a_ratio("ctnet50_csn")
 
 
 def more_subdimensions_fewer_flops() -> Outcome:
     """Table 2b: K = 1, 2, 3, 4 sub-dimensions: 45.8, 36.3, 35.7, 35.6 GFLOPs (falling)."""
     paper = {1: 45.8, 2: 36.3, 3: 35.7, 4: 35.6}
-    ours = {k: _ct_gmacs("resnet50_ct", factors=k) for k in paper}
+    ours = {k: _ct_gmacs("ctnet50_ct", factors=k) for k in paper}
     falling = ours[1] > ours[2] > ours[3] > ours[4]
     worst = max(abs((ours[k] / ours[2]) / (paper[k] / paper[2]) - 1) for k in paper)
     verdict = QUALITATIVE if falling and worst <= 0.05 else NOT_REPRODUCED
@@ -249,7 +249,7 @@ def more_subdimensions_fewer_flops() -> Outcome:
 
 def ctnet_params() -> Outcome:
     """Tables 6 and 8: CT-Net R50 21.0M, TSN R50 23.9M (Something-Something, 174 classes)."""
-    ct, tsn = printed(_params("ctnet_r50", 174) / 1e6, 21.0, 1), printed(_params("tsn_r50", 174) / 1e6, 23.9, 1)
+    ct, tsn = printed(_params("ctnet50_ctfull", 174) / 1e6, 21.0, 1), printed(_params("tsn50_2d", 174) / 1e6, 23.9, 1)
     verdict = ct.verdict if ct.verdict != EXACT else tsn.verdict
     return Outcome(verdict, f"CT-Net {ct.ours}M, TSN {tsn.ours}M", "21.0M, 23.9M")
 
@@ -336,20 +336,20 @@ def tadaconv_param_formula() -> Outcome:
 
 def tada2d_params() -> Outcome:
     """Sec. 5 / table 5: TAda2D-R50 has 27.5M parameters (400 classes)."""
-    return printed(_params("tada2d_r50", 400) / 1e6, 27.5, 1, unit="M")
+    return printed(_params("tsn50_tada2d", 400) / 1e6, 27.5, 1, unit="M")
 
 
 def tada2d_generator_params() -> Outcome:
     """Table 4: calibrating C_in adds 3.16M parameters."""
     with torch.device("meta"):
-        model = create("tada2d_r50", num_classes=400)
+        model = create("tsn50_tada2d", num_classes=400)
         generators = sum(p.numel() for g in model.calibration_generators().values() for p in g.parameters())
     return printed(generators / 1e6, 3.16, 2, unit="M")
 
 
 def tada2d_extra_gflops() -> Outcome:
     """Table 4: C_in calibration adds 0.016 GFLOPs to TAda2D-R50 (8 frames, 224x224), counted MACs."""
-    extra = _gmacs("tada2d_r50", 400, (8, 224, 224)) - _gmacs("tsn_r50", 400, (8, 224, 224))
+    extra = _gmacs("tsn50_tada2d", 400, (8, 224, 224)) - _gmacs("tsn50_2d", 400, (8, 224, 224))
     return printed(extra, 0.016, 3, tolerance=0.25, unit=" G")
 
 
@@ -370,13 +370,13 @@ def tadaconv_identity_at_init() -> Outcome:
 
 def template_params() -> Outcome:
     """Table 1: the DenseNet-121-sized template has 21.4M parameters (174 classes)."""
-    return printed(_params("fusion_template_121", 174) / 1e6, 21.4, 1, unit="M")
+    return printed(_params("densenet121_fusion", 174) / 1e6, 21.4, 1, unit="M")
 
 
 def template_positions() -> Outcome:
     """Fig. 4 / supp. Fig. 1: 61 gated positions (58 layers + 3 transitions), two drop rates each."""
     with torch.device("meta"):
-        model = create("fusion_template_121", num_classes=174)
+        model = create("densenet121_fusion", num_classes=174)
     return holds(
         len(model.positions) == 61 and len(model.gates()) == 122,
         f"{len(model.positions)} positions, {len(model.gates())} gates",

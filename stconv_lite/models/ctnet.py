@@ -1,22 +1,29 @@
 """CT-Net (Li et al., ICLR 2021): a TSN ResNet-50 in which one of every two bottlenecks is a CT-Block.
 
-The backbone is the per-frame ResNet-50 of TSN (:func:`stconv_lite.models.tsn.tsn_r50`): frames are
-processed independently and the logits averaged over time. In every stage the blocks with an odd
-index (1, 3, 5; never the strided first block) become CT-Blocks (:class:`CTBottleneck`): 7 of the 16 blocks,
-the only places where frames interact (figure 2c). The replaced block keeps its 1x1 convs (and their
+The backbone is the per-frame ResNet-50 of TSN (:func:`stconv_lite.models.tsn.tsn50_2d` with
+``maxpool=True``, torchvision's layout): frames are processed independently and the logits averaged
+over time. In every stage the blocks with an odd index (1, 3, 5; never the strided first block)
+become CT-Blocks (:class:`CTBottleneck`): 7 of the 16 blocks, the only places where frames interact
+(figure 2c). The replaced block keeps its 1x1 convs (and their
 ImageNet weights when the backbone has them); its 3x3 conv is dropped for a freshly initialised module.
 
 Registered networks (every builder takes ``num_classes``, ``in_channels`` and the TSN options, e.g.
 ``width``/``layers`` for the small Video-MNIST versions):
 
-===================  ==========================================================================
-``ctnet_r50``        CT-Net-R50: CT modules with point-wise conv and tensor excitation
-``ctnet_small``      the same at width 16 with two blocks per stage (Video-MNIST on a CPU)
-``resnet50_ct``      table 2a "CT-Module": plain CT module (no point-wise conv, no TE)
-``resnet50_c3d``     table 2a: the same 7 blocks with a full 3x3x3 conv
-``resnet50_r2plus1d``  table 2a: full 1x3x3 then full 3x1x1
-``resnet50_csn``     table 2a: full 1x1x1 then depthwise 3x3x3
-===================  ==========================================================================
+========================  ==========================================================================
+``ctnet50_ctfull``        **the CT-Net** (CT-Net-R50): CT modules with point-wise conv and tensor
+                          excitation (the full CT-Block of figure 2b)
+``ctnet50_ctfull_small``  the same at width 16 with two blocks per stage (Video-MNIST on a CPU)
+``ctnet50_ct``            table 2a "CT-Module": the plain CT module (no point-wise conv, no TE),
+                          *not* the CT-Net
+``ctnet50_c3d``           table 2a: the same 7 blocks with a full 3x3x3 conv
+``ctnet50_r2plus1d``      table 2a: full 1x3x3 then full 3x1x1
+``ctnet50_csn``           table 2a: full 1x1x1 then depthwise 3x3x3
+========================  ==========================================================================
+
+All six share the backbone ``ctnet50`` (the CT-Net layout); the operator part of each name is the
+``module`` kind without its underscore (``ctfull`` = ``"ct_full"``), see
+:mod:`stconv_lite.models.registry` for the naming grammar.
 
 Options: ``module`` (a kind of :func:`~stconv_lite.ops.ctconv.make_module`), ``factors`` (K or
 explicit, default near-equal K = 2, identical to the authors' split for powers of two),
@@ -39,13 +46,13 @@ import torch
 import torch.nn as nn
 
 from stconv_lite.models.registry import register
-from stconv_lite.models.tsn import TSNResNet, bottleneck_block, load_imagenet_resnet50, tsn_r50
+from stconv_lite.models.tsn import TSNResNet, bottleneck_block, load_imagenet_resnet50, tsn50_2d
 from stconv_lite.ops.ctconv import MODULE_KINDS, make_module
 
-__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet_r50", "ctnet_small", "CT_VARIANTS"]
+__all__ = ["CTBottleneck", "replaced_blocks", "ctnet_resnet50", "ctnet50_ctfull", "ctnet50_ctfull_small", "CT_VARIANTS"]
 
 # Registered name -> module kind inside the replaced blocks (table 2a of the paper).
-CT_VARIANTS = {"resnet50_c3d": "c3d", "resnet50_r2plus1d": "r2plus1d", "resnet50_csn": "csn", "resnet50_ct": "ct"}
+CT_VARIANTS = {"ctnet50_c3d": "c3d", "ctnet50_r2plus1d": "r2plus1d", "ctnet50_csn": "csn", "ctnet50_ct": "ct"}
 
 
 class CTBottleneck(nn.Module):
@@ -133,7 +140,7 @@ def ctnet_resnet50(
     ``maxpool=True``: torchvision's layout (max-pool after the stem), as TSN and CT-Net use.
     ``pretrained``: copy torchvision's ImageNet ResNet-50 (downloads) or ``imagenet_state_dict`` into
     every layer that exists in ResNet-50; the 3x3 conv of a replaced block is dropped, as the
-    authors do. ``tsn_options``: ``width``, ``layers``, ``dropout`` of :func:`tsn_r50`.
+    authors do. ``tsn_options``: ``width``, ``layers``, ``dropout`` of :func:`~stconv_lite.models.tsn.tsn50_2d`.
     """
     if module not in MODULE_KINDS:
         raise ValueError(f"module must be one of {MODULE_KINDS}; got {module!r}")
@@ -144,7 +151,7 @@ def ctnet_resnet50(
             return CTBottleneck(in_channels, mid_channels, make_module(module, mid_channels, factors=factors))
         return bottleneck_block(in_channels, mid_channels, stride, stage=stage, index=index)
 
-    model = tsn_r50(num_classes, in_channels, maxpool=maxpool, block=block, **tsn_options)
+    model = tsn50_2d(num_classes, in_channels, maxpool=maxpool, block=block, **tsn_options)
     if pretrained or imagenet_state_dict is not None:
         if imagenet_state_dict is None:
             import torchvision
@@ -157,17 +164,17 @@ def ctnet_resnet50(
     return model
 
 
-@register("ctnet_r50")
-def ctnet_r50(num_classes: int, in_channels: int = 3, **options) -> TSNResNet:
+@register("ctnet50_ctfull")
+def ctnet50_ctfull(num_classes: int, in_channels: int = 3, **options) -> TSNResNet:
     """CT-Net-R50: 7 CT-Blocks with point-wise conv and tensor excitation (20.96 M params, 174 classes)."""
     return ctnet_resnet50(num_classes, in_channels, **{"module": "ct_full", **options})
 
 
-@register("ctnet_small")
-def ctnet_small(num_classes: int, in_channels: int = 1, **options) -> TSNResNet:
+@register("ctnet50_ctfull_small")
+def ctnet50_ctfull_small(num_classes: int, in_channels: int = 1, **options) -> TSNResNet:
     """A narrow CT-Net for Video-MNIST on a CPU: width 16, two blocks per stage (4 CT-Blocks), no dropout.
 
-    Two blocks per stage, not ``tsn_small``'s one: with one block per stage no block has an odd
+    Two blocks per stage, not ``tsn50_2d_small``'s one: with one block per stage no block has an odd
     index and nothing would be replaced. Any option of :func:`ctnet_resnet50` can override these.
     """
     defaults = {"module": "ct_full", "width": 16, "layers": (2, 2, 2, 2), "dropout": 0.0}

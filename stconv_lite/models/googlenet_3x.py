@@ -36,7 +36,7 @@ AUTHORS_AUX_POOL = (1, 2, 3)
 # quick and small clips (4 and 8 frames) are too short; the paper feeds 30 frames.
 GOOGLENET_CLIP = ClipSpec(
     minimum=(15, 15, 15),
-    hint="use clips of >= 15 frames, or a model without cubic time pooling (e.g. r2plus1d_18, resnet18_3t)",
+    hint="use clips of >= 15 frames, or a model without cubic time pooling (e.g. videoresnet18_2plus1d, resnet18_3t)",
 )
 
 

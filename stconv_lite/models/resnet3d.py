@@ -15,12 +15,15 @@ rmcX       2d below group X, 3d from X on            appearance early, motion la
 r2plus1d   2plus1d everywhere                        every 3D conv factorised with M_i
 ========== ========================================= ==============================================
 
-Registered as ``<name>_18`` (blocks 2,2,2,2) and ``<name>_34`` (3,4,6,3), e.g.
-``create("mc3_18", num_classes=10, in_channels=1, width=8)``. Options:
+Registered as ``videoresnet18_<operator>`` (blocks 2,2,2,2) and ``videoresnet34_<operator>`` (3,4,6,3),
+the operator being the variant's kind of convolution (:data:`OPERATORS`: ``r2d`` -> ``stacked``,
+``fr2d`` -> ``2d``, ``r3d`` -> ``3d``, ``mcX`` and ``rmcX`` unchanged, ``r2plus1d`` -> ``2plus1d``), e.g.
+``create("videoresnet18_mc3", num_classes=10, in_channels=1, width=8)`` is MC3-18. Options:
 
 * ``width``: channels of conv1 (the paper's 64); the groups use ``width * (1, 2, 4, 8)``.
 * ``frames``: R2D only; the number of frames stacked into channels (default 8, the paper's 8x112x112).
-* ``torchvision_compat``: ``r3d_18``, ``mc3_18``, ``r2plus1d_18`` only; the exact layout of
+* ``torchvision_compat``: ``videoresnet18_3d``, ``videoresnet18_mc3``, ``videoresnet18_2plus1d`` only
+  (torchvision's ``r3d_18``, ``mc3_18``, ``r2plus1d_18``); the exact layout of
   ``torchvision.models.video`` so that its state_dicts load strictly (same keys, no map needed).
   For R3D and MC3 the layout is already ours. For R(2+1)D torchvision departs from the M_i formula twice:
   its stem uses 45 middle channels (the formula gives 83; the 45 is hard-coded in the authors' own
@@ -42,10 +45,20 @@ from stconv_lite.models.registry import register
 from stconv_lite.models.resnet3d_blocks import CONV_KINDS, STEM_KINDS, BasicBlock3d, make_stem
 from stconv_lite.ops.arguments import ClipSpec, check_video_input, positive_int
 
-__all__ = ["VideoResNet", "video_resnet", "VARIANTS", "DEPTHS", "PAPER_PARAMS_M", "group_kinds"]
+__all__ = [
+    "VideoResNet",
+    "video_resnet",
+    "VARIANTS",
+    "OPERATORS",
+    "DEPTHS",
+    "PAPER_PARAMS_M",
+    "group_kinds",
+    "registry_name",
+]
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
-TORCHVISION_NAMES = ("r3d_18", "mc3_18", "r2plus1d_18")
+# (variant, depth) -> the name of the same network in torchvision.models.video
+TORCHVISION_NAMES = {("r3d", 18): "r3d_18", ("mc3", 18): "mc3_18", ("r2plus1d", 18): "r2plus1d_18"}
 TORCHVISION_R2PLUS1D_STEM_MID = 45  # hard-coded in torchvision's R2Plus1dStem
 
 
@@ -67,6 +80,24 @@ def group_kinds(variant: str) -> tuple[str, str, str, str, str]:
 
 
 VARIANTS = ("r2d", "fr2d", "r3d", "mc2", "mc3", "mc4", "mc5", "rmc2", "rmc3", "rmc4", "rmc5", "r2plus1d")
+# The paper's variant name -> the operator part of the registry name (stconv_lite.models.registry).
+OPERATORS = {
+    **{variant: variant for variant in VARIANTS},
+    "r2d": "stacked",
+    "fr2d": "2d",
+    "r3d": "3d",
+    "r2plus1d": "2plus1d",
+}
+
+
+def registry_name(variant: str, depth: int) -> str:
+    """The registry name of the paper's ``<variant>-<depth>``: ``registry_name("mc3", 18) == "videoresnet18_mc3"``."""
+    if variant not in OPERATORS or depth not in DEPTHS:
+        raise ValueError(
+            f"expected a variant of {list(VARIANTS)} and a depth of {sorted(DEPTHS)}; got {variant!r}, {depth!r}"
+        )
+    return f"videoresnet{depth}_{OPERATORS[variant]}"
+
 
 # Table 2 of the R(2+1)D paper (18 layers, 400 Kinetics classes), millions, as printed.
 PAPER_PARAMS_M = {
@@ -183,12 +214,12 @@ def video_resnet(
     torchvision_compat: bool = False,
     pretrained: bool = False,
 ) -> VideoResNet:
-    """Build ``<variant>_<depth>`` (e.g. ``video_resnet("mc3", 18, 400)``); see the module docstring."""
+    """Build the paper's ``<variant>-<depth>`` (e.g. ``video_resnet("mc3", 18, 400)``); see the module docstring."""
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {sorted(DEPTHS)}; got {depth!r}")
-    name = f"{variant}_{depth}"
-    if (torchvision_compat or pretrained) and name not in TORCHVISION_NAMES:
-        raise ValueError(f"torchvision_compat/pretrained exist for {TORCHVISION_NAMES}; got {name!r}")
+    if (torchvision_compat or pretrained) and (variant, depth) not in TORCHVISION_NAMES:
+        supported = [registry_name(*key) for key in TORCHVISION_NAMES]
+        raise ValueError(f"torchvision_compat/pretrained exist for {supported}; got {registry_name(variant, depth)!r}")
     if pretrained and not torchvision_compat:
         raise ValueError("pretrained=True needs torchvision_compat=True (the weights are torchvision's)")
     compat_r2plus1d = torchvision_compat and variant == "r2plus1d"
@@ -203,12 +234,12 @@ def video_resnet(
         shared_mid=compat_r2plus1d,
     )
     if pretrained:
-        _load_torchvision_weights(model, name, num_classes, in_channels, width)
+        _load_torchvision_weights(model, TORCHVISION_NAMES[variant, depth], num_classes, in_channels, width)
     return model
 
 
 def _load_torchvision_weights(model: VideoResNet, name: str, num_classes: int, in_channels: int, width: int) -> None:
-    """Copy torchvision's Kinetics-400 weights (downloads them once into the torch hub cache)."""
+    """Copy torchvision's Kinetics-400 weights of ``torchvision.models.video.<name>`` (downloads them once)."""
     import torchvision.models.video as tv_video
 
     if in_channels != 3 or width != 64:
@@ -231,9 +262,10 @@ def _register_all() -> None:
             ) -> nn.Module:
                 return video_resnet(_variant, _depth, num_classes, in_channels, **options)
 
-            builder.__name__ = builder.__qualname__ = f"{variant}_{depth}"
+            name = registry_name(variant, depth)
+            builder.__name__ = builder.__qualname__ = name
             builder.__doc__ = f"{variant}-{depth} of Tran et al. (groups: {', '.join(group_kinds(variant))})."
-            register(f"{variant}_{depth}")(builder)
+            register(name)(builder)
 
 
 _register_all()

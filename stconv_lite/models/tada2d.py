@@ -7,10 +7,11 @@ BN + ReLU after it becomes :class:`~stconv_lite.ops.temporal_aggregation.Tempora
 (eq. (7)). At initialisation ($\alpha \equiv 1$, $\mathrm{BN}_2 = 0$) TAda2D computes exactly what
 TSN computes with the same weights.
 
-Registered: ``tada_r2plus1d_18``, ``tada_r2plus1d_34``, ``tada_r3d_18``, ``tada_r3d_34`` (table 2's
-plug-in, :func:`tadaify` on the registry model; its options pass through), ``tada2d_r50`` (the
-options of ``tsn_r50`` plus the ablation switches below) and ``tada2d_small`` (the counterpart of
-``tsn_small``: width 16, one block per stage, for Video-MNIST on a CPU). TAda2D-R50 with a 400-way
+Registered: ``videoresnet18_2plus1d_tada``, ``videoresnet34_2plus1d_tada``, ``videoresnet18_3d_tada``,
+``videoresnet34_3d_tada`` (table 2's plug-in, :func:`tadaify` on the registry model; its options pass
+through), ``tsn50_tada2d`` (the options of ``tsn50_2d`` plus the ablation switches below) and
+``tsn50_tada2d_small`` (the counterpart of ``tsn50_2d_small``: width 16, one block per stage, for
+Video-MNIST on a CPU). TAda2D-R50 with a 400-way
 head has 27,485,472 parameters (3,150,288 in the 16 generators; paper: 27.5M) and 33.02 G
 multiply-adds on an 8 x 224 x 224 clip (paper: 33 "GFLOPs" at 224, table 7's footnote).
 
@@ -42,7 +43,7 @@ from stconv_lite.ops.calibration import CalibrationGenerator
 from stconv_lite.ops.tadaconv import TAdaConv2d, TAdaConvWithGenerator
 from stconv_lite.ops.temporal_aggregation import TemporalAggregation
 
-__all__ = ["TAda2D", "tada2d_bottleneck", "tada2d_r50", "tada2d_small", "InputCalibratedConv", "tadaify"]
+__all__ = ["TAda2D", "tada2d_bottleneck", "tsn50_tada2d", "tsn50_tada2d_small", "InputCalibratedConv", "tadaify"]
 
 AGGREGATIONS = ("sepbn", "shortcut", "avg", None)
 
@@ -143,8 +144,8 @@ def _build(
     return model
 
 
-@register("tada2d_r50")
-def tada2d_r50(
+@register("tsn50_tada2d")
+def tsn50_tada2d(
     num_classes: int,
     in_channels: int = 3,
     *,
@@ -157,8 +158,8 @@ def tada2d_r50(
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
-@register("tada2d_small")
-def tada2d_small(
+@register("tsn50_tada2d_small")
+def tsn50_tada2d_small(
     num_classes: int,
     in_channels: int = 1,
     *,
@@ -167,7 +168,7 @@ def tada2d_small(
     pretrained: bool = False,
     **options,
 ) -> TAda2D:
-    """A CPU-sized TAda2D for Video-MNIST, the counterpart of ``tsn_small`` (same widths and depth)."""
+    """A CPU-sized TAda2D for Video-MNIST, the counterpart of ``tsn50_2d_small`` (same widths and depth)."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
@@ -199,9 +200,9 @@ class InputCalibratedConv(nn.Module):
 def tadaify(model: nn.Module, **generator_options) -> nn.Module:
     """Table 2's plug-in: every conv with a spatial kernel inside ``layer1..layer4`` gets a calibration.
 
-    In an ``r2plus1d_*`` model these are the spatial $1 \times 3 \times 3$ halves of the (2+1)D convs
+    In a ``videoresnet*_2plus1d`` model these are the spatial $1 \times 3 \times 3$ halves of the (2+1)D convs
     (the temporal $3 \times 1 \times 1$ halves and the $1 \times 1 \times 1$ shortcuts stay); in an
-    ``r3d_*`` model the $3 \times 3 \times 3$ convs (see :class:`InputCalibratedConv`). The stem is
+    ``videoresnet*_3d`` model the $3 \times 3 \times 3$ convs (see :class:`InputCalibratedConv`). The stem is
     left alone. The model is changed in place and returned; at initialisation it computes exactly
     what it computed before. ``generator_options`` go to
     :class:`~stconv_lite.ops.calibration.CalibrationGenerator` (``reduction``, ``kernel_sizes``, ...).
@@ -222,7 +223,7 @@ def tadaify(model: nn.Module, **generator_options) -> nn.Module:
 def _register_plugins() -> None:
     from stconv_lite.models.registry import create
 
-    for base in ("r2plus1d_18", "r2plus1d_34", "r3d_18", "r3d_34"):
+    for base in ("videoresnet18_2plus1d", "videoresnet34_2plus1d", "videoresnet18_3d", "videoresnet34_3d"):
 
         def builder(
             num_classes: int,
@@ -237,9 +238,9 @@ def _register_plugins() -> None:
             model = create(_base, num_classes=num_classes, in_channels=in_channels, **options)
             return tadaify(model, reduction=reduction, kernel_sizes=kernel_sizes, global_context=global_context)
 
-        builder.__name__ = builder.__qualname__ = f"tada_{base}"
+        builder.__name__ = builder.__qualname__ = f"{base}_tada"
         builder.__doc__ = f"{base} with TAdaConv calibration on its spatial convs (table 2 of the TAdaConv paper)."
-        register(f"tada_{base}")(builder)
+        register(f"{base}_tada")(builder)
 
 
 _register_plugins()

@@ -17,7 +17,7 @@ stem -> dense block 1 -> transition 1 -> ... -> dense block n -> head
 everywhere, gated); ``"S"``, ``"ST"`` or ``"S+ST"`` uses that unit at every position; a list gives
 one unit per position. Absent paths are not created.
 
-The tiny template (``fusion_template_tiny``) follows the notes' classroom recipe: a 1 x 3 x 3 stem
+The tiny template (``densenet121_fusion_small``) follows the notes' classroom recipe: a 1 x 3 x 3 stem
 (a documented deviation: all temporal modelling must come from the searchable units, otherwise
 "S" is already partly 3D; ``stem_t=5`` restores the paper's choice), 3 blocks x 3 layers, growth 8,
 bottleneck 16: 11 positions, 22 drop rates.
@@ -38,7 +38,7 @@ from stconv_lite.ops.arguments import ClipSpec, check_video_input, positive_int
 from stconv_lite.ops.droppath import DropPathGate
 from stconv_lite.ops.fusion import UNITS, FusionLayer, FusionTransition
 
-__all__ = ["FusionTemplate", "fusion_template_121", "fusion_template_tiny", "position_names"]
+__all__ = ["FusionTemplate", "densenet121_fusion", "densenet121_fusion_small", "position_names"]
 
 
 def position_names(block_layers: Sequence[int]) -> list[str]:
@@ -184,14 +184,14 @@ class FusionTemplate(nn.Module):
         return self.fc(self.dropout(pooled))
 
 
-@register("fusion_template_121")
-def fusion_template_121(num_classes: int, in_channels: int = 3, **kw) -> FusionTemplate:
+@register("densenet121_fusion")
+def densenet121_fusion(num_classes: int, in_channels: int = 3, **kw) -> FusionTemplate:
     """The paper's template: 3D DenseNet-121 (6-12-24-16, growth 32, bottleneck 128, 5x7x7 stem)."""
     return FusionTemplate(num_classes, in_channels, **kw)
 
 
-@register("fusion_template_tiny")
-def fusion_template_tiny(num_classes: int, in_channels: int = 1, width: int = 8, **kw) -> FusionTemplate:
+@register("densenet121_fusion_small")
+def densenet121_fusion_small(num_classes: int, in_channels: int = 1, width: int = 8, **kw) -> FusionTemplate:
     """Classroom template: 1x3x3 stem (``width`` channels), 3 blocks x 3 layers, growth ``width``, bottleneck 2*width."""
     options = dict(
         block_layers=(3, 3, 3),

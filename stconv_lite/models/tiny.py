@@ -2,11 +2,11 @@
 
 They answer one question on Video-MNIST in ``"motion"`` mode: does the order of frames matter?
 
-- ``frame_bag_2d`` runs the same 2D CNN on every frame and *averages the frame features over time*
+- ``cnn3_2d`` (the "frame bag") runs the same 2D CNN on every frame and *averages the frame features over time*
   before classifying. Averaging is permutation invariant, so this network sees an unordered bag of
   frames: a clip and its time-reversed copy give exactly the same output, and it cannot tell
   "rotate clockwise" from "rotate counter-clockwise".
-- ``tiny_c3d`` convolves over time as well (3x3x3 kernels), so it can use the order of frames.
+- ``cnn3_3d`` (the tiny C3D) convolves over time as well (3x3x3 kernels), so it can use the order of frames.
 
 Both have the same widths so that the comparison is about the temporal axis, not capacity.
 """
@@ -99,13 +99,13 @@ class TinyC3d(nn.Module):
         return self.classifier(pooled)
 
 
-@register("frame_bag_2d")
-def frame_bag_2d(num_classes: int, in_channels: int = 1, width: int = 16) -> FrameBag2d:
+@register("cnn3_2d")
+def cnn3_2d(num_classes: int, in_channels: int = 1, width: int = 16) -> FrameBag2d:
     """Per-frame 2D CNN with temporal averaging (order-blind baseline of chapter 1)."""
     return FrameBag2d(num_classes, in_channels, width)
 
 
-@register("tiny_c3d")
-def tiny_c3d(num_classes: int, in_channels: int = 1, width: int = 16) -> TinyC3d:
+@register("cnn3_3d")
+def cnn3_3d(num_classes: int, in_channels: int = 1, width: int = 16) -> TinyC3d:
     """Small 3D CNN (3x3x3 kernels) of chapter 1."""
     return TinyC3d(num_classes, in_channels, width)

@@ -8,8 +8,8 @@ instead (the overall stride stays 32), and **time kept** to the head. Every laye
 $(T, H, W)$, applies dropout and a linear layer; a linear head on the time average equals the time
 average of per-frame scores, TSN's consensus.
 
-Registered: ``tsn_r50`` (widths 64..2048, blocks 3,4,6,3) and ``tsn_small`` (width 16, one block per
-stage, one input channel: a Video-MNIST model that trains on a CPU). Options of both: ``width`` (stem
+Registered: ``tsn50_2d`` (widths 64..2048, blocks 3,4,6,3) and ``tsn50_2d_small`` (width 16, one block
+per stage, one input channel: a Video-MNIST model that trains on a CPU). Options of both: ``width`` (stem
 channels; stage ``s`` uses ``width * 2**(s-1)`` bottleneck channels and 4x that at its output),
 ``layers`` (blocks per stage), ``maxpool`` (``True``: torchvision's ImageNet layout with max-pool
 after the stem and stride 1 in res2, as TSN and CT-Net use; the default ``False`` is table A1's),
@@ -19,7 +19,7 @@ weights; downloads, never used in tests), ``block`` (below).
 **Extension points** (CT-Net and TAda2D are built on them; these names are stable):
 
 * ``block(in_channels, mid_channels, stride, *, stage, index) -> nn.Module``, passed to
-  :class:`TSNResNet`/``tsn_r50``: builds block ``index`` (0-based) of ``stage`` (1..4 = res2..res5),
+  :class:`TSNResNet`/``tsn50_2d``: builds block ``index`` (0-based) of ``stage`` (1..4 = res2..res5),
   mapping ``in_channels`` to ``4 * mid_channels`` channels at ``1/stride`` resolution.
   Default :func:`bottleneck_block`.
 * ``Bottleneck(in_channels, mid_channels, stride, spatial_conv=..., spatial_norm=...)``: its 3x3 conv is
@@ -51,8 +51,8 @@ __all__ = [
     "bottleneck_block",
     "frame_conv3x3",
     "load_imagenet_resnet50",
-    "tsn_r50",
-    "tsn_small",
+    "tsn50_2d",
+    "tsn50_2d_small",
     "BlockFactory",
     "SpatialConvFactory",
     "SpatialNormFactory",
@@ -284,8 +284,8 @@ def _build(
     return model
 
 
-@register("tsn_r50")
-def tsn_r50(
+@register("tsn50_2d")
+def tsn50_2d(
     num_classes: int,
     in_channels: int = 3,
     *,
@@ -298,8 +298,8 @@ def tsn_r50(
     return _build(num_classes, in_channels, layers, width, pretrained, **options)
 
 
-@register("tsn_small")
-def tsn_small(
+@register("tsn50_2d_small")
+def tsn50_2d_small(
     num_classes: int,
     in_channels: int = 1,
     *,
@@ -308,5 +308,5 @@ def tsn_small(
     pretrained: bool = False,
     **options,
 ) -> TSNResNet:
-    """A narrow, shallow TSN ResNet for Video-MNIST on a CPU (same layout as ``tsn_r50``)."""
+    """A narrow, shallow TSN ResNet for Video-MNIST on a CPU (same layout as ``tsn50_2d``)."""
     return _build(num_classes, in_channels, layers, width, pretrained, **options)

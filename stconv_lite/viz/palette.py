@@ -55,8 +55,35 @@ _RULES = [  # (pattern on the lower-case name, family); the first match wins
 ]
 
 
+# The operator (and plug-in) part of a registry name -> family (stconv_lite.models.registry's grammar).
+_OPERATOR_FAMILIES = {
+    "2d": "order-blind 2D",
+    "stacked": "early stacking 2D",
+    "3d": "full 3D",
+    "c3d": "full 3D",
+    **{f"{prefix}{x}": "mixed 3D/2D" for prefix in ("mc", "rmc") for x in range(2, 6)},
+    "2plus1d": "(2+1)D",
+    "r2plus1d": "(2+1)D",
+    "3t": "3TConv",
+    "tada2d": "TAdaConv",
+    "csn": "channel-separated",
+    "ct": "CT",
+    "ctfull": "CT",
+    "fusion": "fusion",
+}
+
+
 def family_of(name: str) -> str | None:
-    """The family a model, arm or unit name belongs to, or None when no rule matches."""
+    """The family a model, arm or unit name belongs to, or None when no rule matches.
+
+    A registry name (``videoresnet18_mc3``, ``ctnet50_csn``) takes the family of its operator (or of
+    its plug-in, ``_tada``); other names (experiment arms, units, old model names) go through the rules.
+    """
+    from stconv_lite.models.registry import NAME_PATTERN
+
+    parts = NAME_PATTERN.match(name)
+    if parts is not None:
+        return "TAdaConv" if parts["plugin"] == "tada" else _OPERATOR_FAMILIES.get(parts["operator"])
     lowered = name.lower()
     for pattern, family in _RULES:
         if re.search(pattern, lowered):
