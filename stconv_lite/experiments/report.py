@@ -13,7 +13,7 @@ with the effect size and the number of seeds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from stconv_lite.experiments import runfile, stats
@@ -26,6 +26,11 @@ __all__ = [
     "results_table",
     "card_line",
     "claims_box",
+    "units",
+    "per_seed",
+    "comparison",
+    "bound",
+    "reversed_errors",
     "confused_pairs",
     "confusion_sentence",
     "per_class_table",
@@ -191,6 +196,54 @@ def claims_box(rows: Iterable[tuple]) -> str:
             f"{len(card['seeds'])} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def units(run: dict, arm: str) -> list[dict]:
+    """The stored units (one per seed) of ``arm`` in ``run``, in seed order."""
+    found = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
+    if not found:
+        raise KeyError(f"run {run['experiment']} has no arm {arm!r}; its arms are {run['arms']}")
+    return found
+
+
+def per_seed(run: dict, arm: str, metric: str = "test_accuracy") -> list[float]:
+    """``metric`` of ``arm`` in every seed of ``run`` (the values a paired comparison pairs up)."""
+    return [u["metrics"][metric] for u in units(run, arm)]
+
+
+def comparison(run: dict, a: str, b: str, metric: str = "test_accuracy") -> dict:
+    """The stored paired comparison of ``a`` against ``b`` on ``metric`` (as registered: order matters)."""
+    for c in run["comparisons"]:
+        if (c["a"], c["b"], c["metric"]) == (a, b, metric):
+            return c
+    registered = [(c["a"], c["b"], c["metric"]) for c in run["comparisons"]]
+    raise KeyError(f"run {run['experiment']} has no comparison {a} vs {b} on {metric}; it has {registered}")
+
+
+def bound(run: dict, arm: str) -> dict:
+    """The stored bound check of ``arm`` (e.g. an order-blind arm against its 50 % ceiling)."""
+    for b in run["bounds"]:
+        if b["a"] == arm:
+            return b
+    raise KeyError(f"run {run['experiment']} has no bound for {arm!r}; bounds: {[b['a'] for b in run['bounds']]}")
+
+
+def reversed_errors(run: dict, arm: str, partner: Callable[[int], int] | None = None) -> tuple[int, int]:
+    """``(reversed, errors)``: of ``arm``'s test errors over all seeds, how many chose the reverse class.
+
+    ``partner(c)`` is the class of clip ``c`` played backwards; the default ``c ^ 1`` fits every
+    reversal-paired label set of the book (classes 2k and 2k + 1 are one motion, forward and backward:
+    :data:`stconv_lite.data.video_mnist.REVERSAL_CLASSES`).
+    """
+    partner = partner or (lambda c: c ^ 1)
+    errors = reversed_ = 0
+    for unit in units(run, arm):
+        for true, row in enumerate(unit["confusion"]):
+            for predicted, count in enumerate(row):
+                if predicted != true:
+                    errors += count
+                    reversed_ += count if predicted == partner(true) else 0
+    return reversed_, errors
 
 
 def confused_pairs(run: dict, arm: str, k: int = 3) -> list[tuple[int, int, int]]:
