@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from stconv_lite.analysis.bench_common import GOALS, goal, interleaved_ms, run_card, verdict
 from stconv_lite.analysis.complexity import count_flops, count_parameters
+from stconv_lite.ops.allocator import keep_freed_memory
 from stconv_lite.ops.conv3t import Conv3T
 from stconv_lite.ops.ctconv import CTModule
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
@@ -72,11 +73,17 @@ def _peak_mib(module: nn.Module, x: torch.Tensor) -> float | None:
 
 
 def run(
-    shape: tuple[int, int, int, int, int], device: str, repeats: int, warmup: int, channels_last: bool = False
+    shape: tuple[int, int, int, int, int],
+    device: str,
+    repeats: int,
+    warmup: int,
+    channels_last: bool = False,
+    malloc: str = "system default",
 ) -> dict:
     """Time every operator of :func:`operators`, interleaved, forward + backward, on one shape.
 
-    ``channels_last`` stores the input (and every module) in ``torch.channels_last_3d``.
+    ``channels_last`` stores the input (and every module) in ``torch.channels_last_3d``; ``malloc``
+    names the allocator setting of this process for the run card (:mod:`stconv_lite.ops.allocator`).
     """
     device_ = torch.device(device)
     fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
@@ -113,7 +120,8 @@ def run(
         repeats=repeats,
         warmup=warmup,
         channels_last=channels_last,
-        timing="forward+backward, interleaved, median",
+        malloc=malloc,
+        timing="forward+backward, interleaved (order rotated every round), median",
     )
     return {**card, "rows": rows}
 
@@ -121,7 +129,7 @@ def run(
 def table(result: dict) -> str:
     """A Markdown table of one run file, headed by the machine and the run card."""
     gpu = result.get("device_type", "cuda" if "NVIDIA" in result["device"] else "cpu") == "cuda"
-    card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads") if result.get(key))
+    card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads", "malloc") if result.get(key))
     lines = [
         f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}); "
         f"input (B, C, T, H, W) = {tuple(result['shape'])}, forward + backward, median of "
@@ -162,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=None, help="CPU threads (default 1: a shared machine gives steadier ratios)"
     )
     parser.add_argument("--channels-last", action="store_true", help="channels-last 3D input and weights")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="CPU: let glibc keep freed memory (stconv_lite.ops.allocator; recorded in the run card)",
+    )
     parser.add_argument("--out", type=Path, help="write the run file (JSON with run card) here")
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
@@ -170,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     if not cuda:
         torch.set_num_threads(args.threads or 1)
     shape = tuple(args.shape) if args.shape else ((8, 64, 16, 56, 56) if cuda else (2, 64, 8, 28, 28))
-    result = run(shape, args.device, args.repeats or (20 if cuda else 7), args.warmup, args.channels_last)
+    malloc = (keep_freed_memory() if args.keep_freed_memory else None) or "system default"
+    result = run(shape, args.device, args.repeats or (20 if cuda else 7), args.warmup, args.channels_last, malloc)
     print(table(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

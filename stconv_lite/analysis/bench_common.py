@@ -99,15 +99,22 @@ def _sync(device: torch.device) -> None:
 def interleaved_ms(
     steps: dict[str, Callable[[], None]], device: str | torch.device, repeats: int, warmup: int
 ) -> dict[str, float]:
-    """Median milliseconds of each step, timed in alternation (A, B, C, A, B, C, ...).
+    """Median milliseconds of each step, timed in alternation, the order rotated every round.
 
     Alternating makes slow phases of a shared machine (other processes, clock changes) hit every
-    contender alike, so the ratios stay meaningful even when absolute times drift.
+    contender alike, so the ratios stay meaningful even when absolute times drift. Rotating the
+    order (A, B, C, then B, C, A, then C, A, B, ...) keeps a contender from always following the
+    same one: on a CPU a step's time depends on what the previous step left behind (caches, and
+    which freed blocks the C library kept or gave back to the system), which a fixed order turns
+    into a bias of up to 10-20 % for whoever comes second.
     """
     device = torch.device(device)
     times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
     for i in range(warmup + repeats):
-        for name, step in steps.items():
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            step = steps[name]
             _sync(device)
             began = time.perf_counter()
             step()

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from stconv_lite.analysis.bench_common import goal, interleaved_ms, run_card, verdict
+from stconv_lite.ops.allocator import keep_freed_memory
 from stconv_lite.ops.conv3t import Conv3T, compile_generation
 
 __all__ = [
@@ -176,7 +177,7 @@ def format_table(rows: list[dict]) -> str:
 
 def markdown(result: dict) -> str:
     """A run file as Markdown: the machine and run card, the layer rows, the whole-network row."""
-    card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads") if result.get(key))
+    card = ", ".join(f"{key} {result[key]}" for key in ("date", "commit", "threads", "malloc") if result.get(key))
     compiled = ", compiled kernel generation" if result.get("compiled") else ""
     lines = [
         f"**Machine: {result['device']}** (torch {result['torch']}{', ' + card if card else ''}"
@@ -231,8 +232,14 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="torch.compile the kernel generation (stconv_lite.ops.conv3t.compile_generation)",
     )
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="CPU: let glibc keep freed memory (stconv_lite.ops.allocator; recorded in the run card)",
+    )
     parser.add_argument("--out", default=None, help="write the run file (JSON with run card) here")
     args = parser.parse_args(argv)
+    malloc = (keep_freed_memory() if args.keep_freed_memory else None) or "system default"
     on_gpu = torch.device(args.device).type == "cuda"
     if not on_gpu:
         torch.set_num_threads(args.threads or 1)
@@ -243,7 +250,12 @@ def main(argv: list[str] | None = None) -> dict:
     clip = tuple(args.model_clip) if args.model_clip else ((8, 3, 16, 112, 112) if on_gpu else (2, 3, 16, 64, 64))
     result = {
         **run_card(
-            args.device, repeats=args.repeats, warmup=args.warmup, model_clip=list(clip) if args.models else None
+            args.device,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            model_clip=list(clip) if args.models else None,
+            malloc=malloc,
+            timing="forward+backward, interleaved (order rotated every round), median",
         ),
         "compiled": args.compile,
         "rows": rows,
