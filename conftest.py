@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("STCONV_SCALE", "quick")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # see stconv_lite.config.recommended_threads
 os.environ.setdefault("MPLBACKEND", "Agg")
+# an old model name raises instead of warning, in the tests and in every notebook they execute
+os.environ.setdefault("STCONV_STRICT_NAMES", "1")
 
 
 def pytest_runtest_makereport(item, call):

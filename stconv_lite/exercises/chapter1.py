@@ -199,25 +199,25 @@ EXERCISES = [
         difficulty="medium",
         minutes=10,
         statement=(
-            "Take two *untrained* networks of the package, `create('frame_bag_2d', 10)` (a 2D CNN per "
-            "frame, then the mean over time) and `create('tiny_c3d', 10)` (3x3x3 convolutions). Feed each "
+            "Take two *untrained* networks of the package, `create('cnn3_2d', 10)` (the frame bag: a 2D CNN per "
+            "frame, then the mean over time) and `create('cnn3_3d', 10)` (tiny C3D: 3x3x3 convolutions). Feed each "
             "a random clip `(2, 1, 8, 28, 28)` and the same clip reversed in time (`x.flip(2)`). "
             "Predict first: which outputs change? (a) both; (b) only the 3D CNN's; (c) only the frame "
             "bag's; (d) neither. Then run it (in `eval()` mode)."
         ),
         stub='answer = ...  # "a", "b", "c" or "d"\ncheck("ex-1.6", answer)\n',
         solution=(
-            "from stconv_lite.models import create\n"
+            "from stconv_lite.models import create\n\n"
             "torch.manual_seed(0)\n"
             "x = torch.randn(1, 1, 8, 28, 28)\n"
             "changed = {}\n"
-            "for name in ('frame_bag_2d', 'tiny_c3d'):\n"
+            "for name in ('cnn3_2d', 'cnn3_3d'):\n"
             "    model = create(name, 10).eval()\n"
             "    with torch.no_grad():\n"
             "        changed[name] = not torch.allclose(model(x), model(x.flip(2)), atol=1e-5)\n"
             "print(changed)\n"
             "answer = {(True, True): 'a', (False, True): 'b', (True, False): 'c', (False, False): 'd'}[\n"
-            "    (changed['frame_bag_2d'], changed['tiny_c3d'])]\n"
+            "    (changed['cnn3_2d'], changed['cnn3_3d'])]\n"
             'check("ex-1.6", answer)\n'
         ),
         wrong='answer = "a"',

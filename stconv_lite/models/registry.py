@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import pkgutil
 import re
 import warnings
@@ -270,6 +271,12 @@ def resolve(name: str, stacklevel: int = 2) -> str:
         return name
     if isinstance(name, str) and name in _OLD_NAMES:
         new = _OLD_NAMES[name]
+        if os.environ.get("STCONV_STRICT_NAMES") == "1":
+            # the test suite sets this (conftest.py), so a chapter that still builds a model by an old
+            # name fails in CI instead of printing a warning nobody reads (the book drops stderr)
+            raise ValueError(
+                f"old model name {name!r}: use {new!r} (STCONV_STRICT_NAMES=1 turns the warning into this error)"
+            )
         warnings.warn(
             f"model name {name!r} is deprecated; use {new!r} (the same network; "
             "see stconv_lite.models.registry.aliases())",
