@@ -36,6 +36,7 @@ from stconv_lite.analysis.complexity import count_macs
 from stconv_lite.analysis.interaction import interaction_field
 from stconv_lite.experiments import stats
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
+from stconv_lite.experiments.report import per_seed
 from stconv_lite.experiments.tasks import confusion_matrix, train_and_evaluate, unit_result
 from stconv_lite.ops.ctconv import CTModule, make_module
 from stconv_lite.ops.tensor_excitation import TensorExcitation
@@ -59,7 +60,6 @@ __all__ = [
     "network",
     "TABLE_2A",
     "TABLE_2G",
-    "per_seed",
     "short_verdict",
     "ranking_report",
 ]
@@ -449,11 +449,6 @@ EXCITATION = register(
 
 TABLE_2A = {"ct": 47.3, "r2plus1d": 47.0, "csn": 46.8, "c3d": 46.1}  # top-1 on Something-Something V1
 TABLE_2G = {"ct_pw": 48.0, "ct_pw_te": 50.1}
-
-
-def per_seed(run: dict, arm: str, metric: str = "test_accuracy") -> list[float]:
-    """The per-seed values of ``metric`` for ``arm``, in seed order."""
-    return [u["metrics"][metric] for u in sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])]
 
 
 def short_verdict(comparison: dict) -> str:

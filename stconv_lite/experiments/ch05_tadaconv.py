@@ -36,6 +36,7 @@ import torch.nn as nn
 
 from stconv_lite.analysis.order import reverse_time, shuffle_frames
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
+from stconv_lite.experiments.report import comparison, per_seed
 from stconv_lite.experiments.tasks import loaders_for, train_and_evaluate
 from stconv_lite.models import create
 from stconv_lite.models.tsn import BatchNormReLU3d, Bottleneck, TSNResNet, frame_conv3x3
@@ -338,14 +339,6 @@ BY_CONSTRUCTION = {
 }
 
 
-def comparison(run: dict, a: str, b: str, metric: str = "test_accuracy") -> dict:
-    """The stored paired comparison of ``a`` and ``b`` on ``metric`` in ``run``."""
-    for c in run["comparisons"]:
-        if (c["a"], c["b"], c["metric"]) == (a, b, metric):
-            return c
-    raise KeyError(f"{run['experiment']} has no comparison {a} vs {b} on {metric}")
-
-
 def _points(value: float) -> str:
     return f"{100 * value:+.1f} points"
 
@@ -562,10 +555,6 @@ def tada2d_vs_r2plus1d(ablation: dict, plugin: dict) -> dict:
     )
     if not same:
         raise ValueError("TAda2D and R(2+1)D can be paired only when both runs share settings and seeds")
-
-    def per_seed(run: dict, arm: str) -> list[float]:
-        units = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
-        return [u["metrics"]["test_accuracy"] for u in units]
 
     return paired_comparison(
         per_seed(ablation, "tada2d"), per_seed(plugin, "r2plus1d"), a="tada2d", b="r2plus1d"

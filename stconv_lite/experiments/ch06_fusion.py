@@ -47,6 +47,7 @@ from stconv_lite.analysis.fusion_strategies import (
     uniform_strategy,
 )
 from stconv_lite.experiments.registry import Bound, Compare, Experiment, register
+from stconv_lite.experiments.report import units
 from stconv_lite.experiments.tasks import confusion_matrix, loaders_for, train_and_evaluate
 from stconv_lite.models import create
 from stconv_lite.ops.droppath import variational_kl
@@ -462,17 +463,6 @@ DATA_CHARACTER = register(
 # ---------------------------------------------------------------- sentences and summaries for the chapter
 
 
-def _units_of(run: dict, arm: str) -> list[dict]:
-    return sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
-
-
-def _comparison(run: dict, a: str, b: str, metric: str) -> dict:
-    for c in run["comparisons"]:
-        if (c["a"], c["b"], c["metric"]) == (a, b, metric):
-            return c
-    raise KeyError(f"{run['experiment']} has no comparison {a} vs {b} on {metric}")
-
-
 def direction_sentence(comparison: dict, what: str, predicted: int, source: str) -> str:
     """A paired comparison of a *usage* metric, read against the direction a paper predicts.
 
@@ -505,7 +495,7 @@ def inherited_table(run: dict) -> str:
         "| strategy inside the template | test accuracy, template's BN statistics | test accuracy, BN re-estimated |",
         "|---|---|---|",
     ]
-    plain, recal = _units_of(run, "opt"), _units_of(run, "opt_bn")
+    plain, recal = units(run, "opt"), units(run, "opt_bn")
     names = [
         ("uniform S", "inherited_S_test_accuracy"),
         ("uniform ST", "inherited_ST_test_accuracy"),
@@ -547,7 +537,7 @@ def spearman(x: list[float], y: list[float]) -> float:
 
 def reranking_sentence(run: dict) -> str:
     """How BN re-estimation re-ranks the same sampled candidates (per seed), generated from the run."""
-    plain, recal = _units_of(run, "opt"), _units_of(run, "opt_bn")
+    plain, recal = units(run, "opt"), units(run, "opt_bn")
     rhos, same = [], 0
     for a, b in zip(plain, recal):
         rhos.append(spearman([s["val"] for s in a["samples"]], [s["val"] for s in b["samples"]]))
@@ -564,12 +554,12 @@ def reranking_sentence(run: dict) -> str:
 def winners_curse_sentence(run: dict, arm: str = "opt") -> str:
     """How much of the chosen strategy's validation lead survives on test (selection on validation, report on test)."""
     gaps, ranks = [], []
-    for u in _units_of(run, arm):
+    for u in units(run, arm):
         best = max(range(len(u["samples"])), key=lambda i: (u["samples"][i]["val"], -i))
         tests = [s["test"] for s in u["samples"]]
         gaps.append(u["samples"][best]["val"] - u["samples"][best]["test"])
         ranks.append(1 + sum(t > tests[best] for t in tests))
-    n = len(_units_of(run, arm)[0]["samples"])
+    n = len(units(run, arm)[0]["samples"])
     return (
         f"`{arm}`: the strategy chosen on validation is, on test, number {', '.join(map(str, ranks))} of {n} "
         f"candidates (one per seed); its validation accuracy exceeds its test accuracy by "
@@ -588,7 +578,7 @@ def observation_checks(run: dict, arm: str = "opt", blocks: tuple[str, str] = ("
     from stconv_lite.analysis.fusion_strategies import marginals
 
     out = {"sst_top_fraction": [], "sst_top_low": [], "st_high_minus_low": [], "best_sst_fraction": []}
-    for u in _units_of(run, arm):
+    for u in units(run, arm):
         tops, st_only = [], {}
         for name, ps, pst in zip(u["positions"], u["p_S"], u["p_ST"]):
             m = {k: float(v) for k, v in marginals(ps, pst).items()}
@@ -625,14 +615,14 @@ def budget_sentence(run: dict, arms=("S", "ST", "S+ST")) -> str:
     """Where in its epoch budget each separately trained arm had its best validation accuracy (per seed)."""
     parts = []
     for arm in arms:
-        units = _units_of(run, arm)
-        epochs = [len(u["curves"]["val_acc"]) for u in units]
-        best = [u["best_epoch"] for u in units]
+        arm_units = units(run, arm)
+        epochs = [len(u["curves"]["val_acc"]) for u in arm_units]
+        best = [u["best_epoch"] for u in arm_units]
         late = sum(b >= e - 1 for b, e in zip(best, epochs))
         parts.append(
             f"`{arm}` best at epoch {', '.join(map(str, best))} of {max(epochs)}"
             + (
-                f" (in the last two epochs for {late} of {len(units)} seeds: still improving, so this arm is "
+                f" (in the last two epochs for {late} of {len(arm_units)} seeds: still improving, so this arm is "
                 f"judged at the budget, not at convergence)"
                 if late
                 else ""
