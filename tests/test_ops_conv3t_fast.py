@@ -155,3 +155,48 @@ def test_pickling_and_device_moves_drop_the_training_memory():
     assert copy._training_memory is None and copy._training_kernel is None
     assert_close(copy.kernel(), layer.kernel())
     assert layer.double()._training_memory is None
+
+
+@pytest.mark.parametrize(
+    "frames,kernel,stride,padding",
+    [(1, 3, 1, 1), (2, 3, 2, 1), (1, 5, 1, 2), (2, 5, 1, 2), (3, 3, 2, 1), (1, 3, 1, 0), (8, 3, 1, 1), (1, 7, 2, 3)],
+)
+def test_slices_that_only_meet_padding_are_skipped_with_the_same_numbers(frames, kernel, stride, padding):
+    torch.manual_seed(4)
+    layer = Conv3T(3, 4, (kernel, 3, 3) if kernel < 7 else 7, stride=stride, padding=padding)
+    with torch.no_grad():
+        layer.rotation.normal_(0, 0.2)
+        layer.tx.normal_(0, 0.2)
+    size = 7 if kernel == 7 else 5
+    if frames + 2 * padding < kernel:
+        pytest.skip("clip shorter than the kernel")
+    x = torch.randn(2, 3, frames, size, size, requires_grad=True)
+    out = layer(x)
+    params = [x, layer.first_slice, layer.scale, layer.rotation, layer.tx, layer.ty, layer.bias]
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum(), params)
+    full = layer.kernel()
+    expected = F.conv3d(x, full, layer.bias, layer.stride, layer.padding)
+    assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    for got, want in zip(grads, torch.autograd.grad((expected * weights).sum(), params)):
+        assert_close(got, want, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():  # the evaluation cache, keyed on the slices too
+        assert_close(layer(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_frame_clips_use_only_the_middle_slice():
+    layer = Conv3T(2, 2, 3, padding=1)
+    assert layer._slices_that_see_data(1) == (1, 2)
+    assert layer._slices_that_see_data(4) == (0, 3)
+    layer = Conv3T(2, 2, 3, stride=2, padding=1)
+    assert layer._slices_that_see_data(2) == (1, 3)  # one output frame, read from frames 0 and 1
+
+
+def test_partial_kernels_equal_slices_of_the_full_kernel():
+    torch.manual_seed(5)
+    for k in (3, 5):
+        first = torch.randn(3, 2, k, k)
+        params = [p.detach() for p in _transforms(4, 3)]
+        full = generate_kernel(first, *params)
+        for start, stop in [(0, 1), (1, 2), (1, 3), (2, 4), (0, 4)]:
+            assert_close(generate_kernel(first, *params, slices=(start, stop)), full[:, :, start:stop])

@@ -228,6 +228,7 @@ def generate_kernel(
     ty: Tensor,
     method: str = "auto",
     out: torch.UntypedStorage | None = None,
+    slices: tuple[int, int] | None = None,
 ) -> Tensor:
     r"""Grow the 3D kernel from its first slice by sequential affine resampling (eq. 3-5, 6-9).
 
@@ -246,9 +247,13 @@ def generate_kernel(
             (matrix method only; used when large enough, its contents are overwritten). The caller
             must know that nothing still reads it: :class:`Conv3T` passes last step's memory only
             once that kernel has been released. ``None`` allocates.
+        slices: ``(start, stop)``: only kernel slices ``start .. stop-1``, the same numbers as
+            ``generate_kernel(...)[:, :, start:stop]`` (still a function of every transform, so that
+            each parameter gets a gradient, zero where a slice is left out). ``None``: all.
 
     Shapes:
-        first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W).
+        first_slice: (O, I, H, W); scale, rotation, tx, ty: (L-1, O) -> kernel (O, I, L, H, W)
+        (L = stop - start with ``slices``).
     """
     if first_slice.dim() != 4:
         raise ValueError(f"first_slice must be (O, I, H, W); got {tuple(first_slice.shape)}")
@@ -260,22 +265,30 @@ def generate_kernel(
         raise ValueError(f"method must be 'auto', 'matrix' or 'grid_sample'; got {method!r}")
     if method == "auto":
         method = "matrix" if height * width <= 9 else "grid_sample"
-    if scale.shape[0] == 0:  # depth 1: a per-frame 2D kernel
+    depth = scale.shape[0] + 1
+    start, stop = (0, depth) if slices is None else slices
+    if not 0 <= start < stop <= depth:
+        raise ValueError(f"slices must be (start, stop) with 0 <= start < stop <= {depth}; got {slices}")
+    if depth == 1:  # a per-frame 2D kernel
         return rearrange(first_slice, "o i h w -> o i 1 h w")
     if method == "grid_sample":
         thetas = affine_matrix(scale, rotation, tx, ty).to(first_slice.dtype)  # (L-1, O, 2, 3)
         # the filters are grid_sample's batch and the input channels its channels, which shares
         # one transform across all inputs of a filter
         grids = _sampling_grids(thetas, height, width)
-        slices = [first_slice]
+        stack = [first_slice]
         for step in range(thetas.shape[0]):  # sequential: slice b+1 is slice b resampled
-            slices.append(
-                F.grid_sample(slices[-1], grids[step], mode="bilinear", padding_mode="zeros", align_corners=True)
+            stack.append(
+                F.grid_sample(stack[-1], grids[step], mode="bilinear", padding_mode="zeros", align_corners=True)
             )
-        return torch.stack(slices, dim=2)
+        return torch.stack(stack[start:stop], dim=2)
     products = transform_products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
-    kernel = _ResampleFirstSlice.apply(flat, rearrange(products, "o t p q -> o q (t p)"), out)
+    taps = height * width
+    # the learned resampling matrices of slices max(start, 1) .. stop-1 side by side; slice 0 (the
+    # first slice itself) is the identity block the product adds when start == 0
+    later = rearrange(products, "o t p q -> o q (t p)")[:, :, (max(start, 1) - 1) * taps : (stop - 1) * taps]
+    kernel = _ResampleFirstSlice.apply(flat, later, start == 0, out)
     return rearrange(kernel, "o i (t h w) -> o i t h w", h=height, w=width)
 
 
@@ -292,18 +305,22 @@ class _ResampleFirstSlice(torch.autograd.Function):
     of the resampling matrices only for the learned block, not for the identity.
 
     Shapes:
-        flat: (O, I, P); later: (O, P, (l-1) P) -> kernel (O, I, l P)
+        flat: (O, I, P); later: (O, P, (l-1) P) -> kernel (O, I, l P); without the first slice
+        (``with_first=False``, see ``slices`` of :func:`generate_kernel`): later (O, P, l P).
     """
 
     @staticmethod
-    def forward(ctx, flat: Tensor, later: Tensor, out: torch.UntypedStorage | None) -> Tensor:
+    def forward(ctx, flat: Tensor, later: Tensor, with_first: bool, out: torch.UntypedStorage | None) -> Tensor:
         taps = flat.shape[2]
-        eye = torch.eye(taps, dtype=later.dtype, device=later.device).expand(later.shape[0], taps, taps)
-        matrices = torch.cat([eye, later], dim=2)  # (O, P, l P), slice 1 = identity
+        matrices = later
+        if with_first:  # slice 1 = the identity
+            eye = torch.eye(taps, dtype=later.dtype, device=later.device).expand(later.shape[0], taps, taps)
+            matrices = torch.cat([eye, later], dim=2)  # (O, P, l P)
         shape = (flat.shape[0], flat.shape[1], matrices.shape[2])
         kernel = _on_storage(out, shape, flat)
         torch.bmm(flat, matrices, out=kernel)
         ctx.save_for_backward(flat, matrices)
+        ctx.with_first = with_first
         return kernel
 
     @staticmethod
@@ -315,8 +332,9 @@ class _ResampleFirstSlice(torch.autograd.Function):
             transposed = torch.bmm(matrices, rearrange(grad, "o i n -> o n i"))  # (O, P, I)
             grad_flat = rearrange(transposed, "o q i -> o i q").contiguous()
         if ctx.needs_input_grad[1]:
-            grad_later = torch.bmm(rearrange(flat, "o i q -> o q i"), grad[:, :, taps:])
-        return grad_flat, grad_later, None
+            learned = grad[:, :, taps:] if ctx.with_first else grad
+            grad_later = torch.bmm(rearrange(flat, "o i q -> o q i"), learned)
+        return grad_flat, grad_later, None, None
 
 
 def _on_storage(storage: torch.UntypedStorage | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -396,8 +414,10 @@ class Conv3T(nn.Module):
             for p in (self.rotation, self.tx, self.ty):
                 p.zero_()
 
-    def kernel(self) -> Tensor:
+    def kernel(self, slices: tuple[int, int] | None = None) -> Tensor:
         """The generated 3D kernel, differentiable in ``first_slice`` and the four transform parameters.
+
+        ``slices=(start, stop)`` gives only slices ``start .. stop-1`` (see :func:`generate_kernel`).
 
         When no gradient can flow to the parameters (``torch.no_grad()``, inference mode, or frozen
         parameters), e.g. evaluating a model, the kernel is generated once and reused until a
@@ -406,22 +426,26 @@ class Conv3T(nn.Module):
         ``.to()`` / ``.cuda()`` / ``.double()`` and ``load_state_dict`` also drop it explicitly.
 
         Shapes:
-            -> (C_out, C_in/groups, l, n, m)
+            -> (C_out, C_in/groups, l, n, m), l = stop - start with ``slices``
         """
         parameters = (self.first_slice, self.scale, self.rotation, self.tx, self.ty)
         if torch.compiler.is_compiling():
-            return generate_kernel(*parameters)
+            return generate_kernel(*parameters, slices=slices)
         if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
             self._kernel_cache = None  # training: a fresh graph every step, and no stale copy kept
-            kernel = generate_kernel(*parameters, out=self._free_training_memory())
+            kernel = generate_kernel(*parameters, out=self._free_training_memory(), slices=slices)
             self._training_kernel = weakref.ref(kernel)
             self._training_memory = kernel.untyped_storage()  # the memory only: no graph kept alive
             return kernel
-        key = (torch.is_inference_mode_enabled(), *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters))
+        key = (
+            torch.is_inference_mode_enabled(),
+            slices,
+            *((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters),
+        )
         if self._kernel_cache is None or self._kernel_cache[0] != key:
             self._training_memory = self._training_kernel = None  # at most one kernel's memory per layer
             with torch.no_grad():
-                kernel = generate_kernel(*parameters)
+                kernel = generate_kernel(*parameters, slices=slices)
             # holding the parameters' tensors keeps their storage alive, so a data pointer in the
             # key cannot be reused by another tensor while the entry exists
             self._kernel_cache = (key, tuple(p.detach() for p in parameters), kernel)
@@ -467,7 +491,41 @@ class Conv3T(nn.Module):
             self.first_slice,
             conv_clip_spec(self.kernel_size, self.padding, self.dilation),
         )
-        return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+        start, stop = self._slices_that_see_data(x.shape[2])
+        if (start, stop) == (0, self.kernel_size[0]):
+            return F.conv3d(x, self.kernel(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+        # Slices that only ever meet the zero padding add exactly zero to every output and get an
+        # exactly zero gradient, so they are neither generated nor convolved: e.g. a clip of 1 frame
+        # (ResNet-18's last stage on 16-frame clips) needs only the middle slice of a 3-deep kernel.
+        # Dropping `start` slices in front moves the first tap `start` frames later, which the
+        # padding in front gives back.
+        padding = (self.padding[0] - start * self.dilation[0], *self.padding[1:])
+        kernel = self.kernel((start, stop))
+        return F.conv3d(x, kernel, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def _slices_that_see_data(self, frames: int) -> tuple[int, int]:
+        """``(start, stop)``: the kernel slices that meet a real frame of a clip of ``frames`` frames.
+
+        Output frame t reads input frame ``t s - p + k d`` with slice k (stride s, padding p,
+        dilation d along time). Only a contiguous run of slices can be dropped from each end, and
+        only when the cut kernel, with padding ``p - start d`` on both sides, gives the same number
+        of output frames; otherwise every slice is kept.
+        """
+        depth = self.kernel_size[0]
+        (s, *_), (p, *_), (d, *_) = self.stride, self.padding, self.dilation
+        outputs = (frames + 2 * p - d * (depth - 1) - 1) // s + 1
+        seen = [
+            k
+            for k in range(depth)  # some output t in [0, outputs) reads a frame in [0, frames)
+            if max(0, -((k * d - p) // s)) <= min(outputs - 1, (frames - 1 + p - k * d) // s)
+        ]
+        if not seen:
+            return 0, depth
+        start, stop = seen[0], seen[-1] + 1
+        padding = p - start * d
+        if padding < 0 or (frames + 2 * padding - d * (stop - start - 1) - 1) // s + 1 != outputs:
+            return 0, depth
+        return start, stop
 
     # ------------------------------------------------------------------ readable units
     def readable_parameters(self) -> dict[str, Tensor]:
