@@ -75,10 +75,11 @@ def test_transform_products_equal_the_affine_matrix_route():
     assert_close(transform_products(*params, 3, 3), torch.stack(expected, dim=1), rtol=1e-10, atol=1e-12)
 
 
-def test_gradcheck_of_the_fast_generation_in_float64():
+@pytest.mark.parametrize("depth,height,width", [(3, 3, 3), (4, 3, 2), (5, 2, 2)])
+def test_gradcheck_of_the_fast_generation_in_float64(depth, height, width):
     torch.manual_seed(2)
-    first = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
-    params = _transforms(3, 3, torch.float64, seed=2)
+    first = torch.randn(3, 2, height, width, dtype=torch.float64, requires_grad=True)
+    params = _transforms(depth, 3, torch.float64, seed=2)
     assert torch.autograd.gradcheck(lambda *a: generate_kernel(*a, method="matrix"), (first, *params))
 
 
@@ -200,3 +201,17 @@ def test_partial_kernels_equal_slices_of_the_full_kernel():
         full = generate_kernel(first, *params)
         for start, stop in [(0, 1), (1, 2), (1, 3), (2, 4), (0, 4)]:
             assert_close(generate_kernel(first, *params, slices=(start, stop)), full[:, :, start:stop])
+
+
+def test_training_after_inference_mode_first_use():
+    from stconv_lite.ops import conv3t
+
+    conv3t._base_grid.cache_clear()  # the grid constants are first built under inference mode
+    layer = _layer()
+    x = torch.randn(1, 3, 4, 5, 5)
+    with torch.inference_mode():
+        expected = layer(x)
+    out = layer(x)
+    out.sum().backward()
+    assert_close(out.detach(), expected)
+    assert layer.rotation.grad is not None
