@@ -172,9 +172,13 @@ def split_rows(cache, split: str, seed: int) -> dict[str, np.ndarray]:
     """Cache rows for ``train``/``val``/``test`` under the ``"official"`` group split or a ``"random"`` clip split.
 
     Official: test = split 1's test list (groups ``1..test_groups``); validation = the first training
-    group of each class (so validation groups are unseen too). Random: the same numbers of test and
-    validation videos, drawn at random from all videos (seeded), ignoring groups, as a loader that
-    shuffles the file list would.
+    group of each class (so validation groups are unseen too). Random: within each class, the same
+    numbers of test and validation videos as the official split, drawn at random from that class's
+    videos (seeded), ignoring groups, as a loader that shuffles each class's file list would.
+
+    Keeping the per-class counts makes groups the *only* difference between the two splits: with
+    unequal counts an order-blind model could beat 50 % by always naming the larger class of a
+    direction and its opposite (the in-distribution ceiling is sum over pairs of max count / total).
     """
     test = np.sort(cache.split(1, "test"))
     train_list = np.sort(cache.split(1, "train"))
@@ -185,13 +189,16 @@ def split_rows(cache, split: str, seed: int) -> dict[str, np.ndarray]:
         return {"train": train, "val": val, "test": test}
     if split != "random":
         raise ValueError(f"split must be 'official' or 'random'; got {split!r}")
-    rows = np.random.default_rng(seed).permutation(np.concatenate([train, val, test]))
-    n_test, n_val = len(test), len(val)
-    return {
-        "test": np.sort(rows[:n_test]),
-        "val": np.sort(rows[n_test : n_test + n_val]),
-        "train": np.sort(rows[n_test + n_val :]),
-    }
+    generator = np.random.default_rng(seed)
+    labels = cache.labels
+    parts: dict[str, list[np.ndarray]] = {"test": [], "val": [], "train": []}
+    for label in np.unique(labels[np.concatenate([train, val, test])]):
+        rows = generator.permutation(np.concatenate([r[labels[r] == label] for r in (train, val, test)]))
+        n_test, n_val = int((labels[test] == label).sum()), int((labels[val] == label).sum())
+        parts["test"].append(rows[:n_test])
+        parts["val"].append(rows[n_test : n_test + n_val])
+        parts["train"].append(rows[n_test + n_val :])
+    return {part: np.sort(np.concatenate(chunks)) for part, chunks in parts.items()}
 
 
 def clip_sets(settings: dict, seed: int, split: str = "official") -> dict[str, UCF101Clips]:
