@@ -44,7 +44,9 @@ def test_solution_passes_stub_and_wrong_answer_fail(ex, capsys):
     assert kit.evaluate(ex.id, namespace[ex.answer]), f"{ex.id}: the solution does not pass its own check"
     assert elapsed < 2.0 * 3, f"{ex.id}: the solution took {elapsed:.1f} s (budget 2 s on an idle core)"
     stub = run_code(ex, ex.stub)
-    assert not kit.evaluate(ex.id, stub.get(ex.answer)), f"{ex.id}: the stub passes its check"
+    untouched = kit.evaluate(ex.id, stub.get(ex.answer))
+    assert not untouched, f"{ex.id}: the stub passes its check"
+    assert "no answer yet" in untouched.message, f"{ex.id}: an untouched stub should read 'no answer yet'"
     wrong = run_code(ex, ex.wrong)["answer"]
     result = kit.evaluate(ex.id, wrong)
     assert not result and "Hint:" in result.message, f"{ex.id}: a wrong answer passes"
@@ -95,7 +97,9 @@ def test_rounding_tolerance_and_messages(capsys):
     assert not kit.evaluate(ex.id, "0.0017")
     result = kit.check(ex.id, ...)
     printed = capsys.readouterr().out
-    assert printed.strip() == result.message and "no answer yet" in printed and "Hint:" in printed
+    assert printed.strip() == result.message and "no answer yet" in printed
+    assert "Hint:" not in printed, "a hint before any answer gives predict-then-check exercises away"
+    assert "Hint:" in kit.evaluate(ex.id, 0.5).message  # a first (wrong) answer earns the hint
     assert Value(decimals=2).expected_hashes("x", -0.0) == Value(decimals=2).expected_hashes("x", 0.0)
     with pytest.raises(KeyError, match="ex-3.2"):
         kit.get("ex-9.9")

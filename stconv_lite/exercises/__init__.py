@@ -101,9 +101,13 @@ def evaluate(exercise_id: str, answer: Any) -> CheckResult:
         if exercise.explanation:
             message += " " + exercise.explanation
     else:
-        status = "no answer yet" if reason.startswith("no answer yet") else "not yet"
-        reason = reason.removeprefix("no answer yet: ")
-        message = f"{exercise_id} ✘ {status}: {reason}. Hint: {exercise.hint}"
+        if reason.startswith("no answer yet"):
+            # no hint before a first attempt: a hint shown with the stub would answer a
+            # predict-then-check exercise before the student has predicted anything
+            reason = reason.removeprefix("no answer yet: ")
+            message = f"{exercise_id} ✘ no answer yet: {reason} (a hint comes with your first answer)."
+        else:
+            message = f"{exercise_id} ✘ not yet: {reason}. Hint: {exercise.hint}"
     return CheckResult(exercise_id, correct, message)
 
 

@@ -28,7 +28,7 @@ def _spread_reference(available: int, frames: int) -> list[int]:
 
 
 def _spread_inputs(gen: torch.Generator) -> tuple:
-    # half of the cases have fewer frames than requested (short videos repeat frames)
+    # some cases have fewer frames than requested (short videos repeat frames); edge cases are fixed
     available = int(torch.randint(1, 120, (1,), generator=gen))
     frames = int(torch.randint(1, 40, (1,), generator=gen))
     return available, frames
@@ -61,7 +61,7 @@ EXERCISES = [
             "on a free Colab disk (about 100 GB, of which the 6.5 GB archive and its unpacked videos "
             "take some 13 GB)?"
         ),
-        stub='answer = ...  # GB, a float\ncheck("ex-7.1", answer)\n',
+        stub='answer = ...  # the size in GB, a float, to 3 significant digits\ncheck("ex-7.1", answer)\n',
         solution=(
             "videos, frames, height, width = 13320, 30, 168, 224\n"
             "derived = videos * frames * height * width * 3 / 1e9  # one byte per uint8 channel value\n"
@@ -72,9 +72,9 @@ EXERCISES = [
         ),
         wrong="answer = 13320 * 30 * 168 * 224 / 1e9",
         check=Value(sig=3),
-        answer_form="GB, a float",
+        answer_form="the size in GB, a float",
         hint="bytes = videos x frames x height x width x channels, one byte each.",
-        explanation="About 45 GB, over five times the 8 GB of the chapter's 16 x 112 x 112 cache: it fits, barely, next to the videos.",
+        explanation="About 45 GB, over five times the 8 GB of the chapter's 16 x 112 x 112 cache: it fits, using more than half of the disk.",
         use=("homework", "exam"),
     ),
     Exercise(
@@ -87,8 +87,10 @@ EXERCISES = [
             "The cache keeps $T$ frames of a video of $n$ frames at indices "
             "$\\operatorname{round}\\big(\\operatorname{linspace}(0, n-1, T)\\big)$. Implement "
             "`spread_indices(available, frames)` returning those indices as a **list of ints**, for any "
-            "$n \\ge 1$ and $T \\ge 1$ (a video shorter than $T$ frames repeats frames). Round as NumPy "
-            "does (half to even), not with `int(x + 0.5)`."
+            "$n \\ge 1$ and $T \\ge 1$ (a video shorter than $T$ frames repeats frames), in plain Python "
+            "(no `np.linspace`, no `uniform_indices`). Compute the step $(n-1)/(T-1)$ once and multiply it "
+            "by $i$, as `np.linspace` does, then use Python's `round` (half to even). Why does the order "
+            "matter? Try `11 * 15 / 22` against `11 * (15 / 22)`."
         ),
         stub=(
             "def spread_indices(available, frames):\n"
@@ -111,7 +113,14 @@ EXERCISES = [
             "    return [min(i * max(1, available // frames), available - 1) for i in range(frames)]\n"
         ),
         answer="spread_indices",
-        check=Implements(_spread_reference, _spread_inputs, trials=8, rtol=0, atol=0),
+        check=Implements(
+            _spread_reference,
+            _spread_inputs,
+            trials=8,
+            rtol=0,
+            atol=0,
+            cases=((1, 1), (1, 5), (7, 1), (2, 3), (6, 3), (16, 23), (22, 39), (29, 32)),
+        ),
         hint="the last index must be n - 1; for T = 1 linspace gives only the first frame.",
         explanation="The first and last frames are always kept, so a cache row spans the whole video.",
     ),
@@ -140,7 +149,7 @@ EXERCISES = [
         wrong="answer = (0, 2, 4, 6)",
         check=Value(),
         answer_form="a tuple of 4 ints",
-        hint="the last window must end on the last cached frame: its start is cached - clip_len.",
+        hint="first list the frames a window can start at: a window of clip_len frames must fit in the cache.",
         explanation="The windows overlap and cover every cached frame; the middle frames are seen most often.",
         use=("homework", "exam"),
     ),
@@ -190,12 +199,13 @@ EXERCISES = [
         difficulty="medium",
         minutes=15,
         statement=(
-            "A naive loader sends each clip to the test set independently with probability $q$. A group "
-            "(one actor, one background) has $g$ clips. Derive the probability that a **test** clip has "
-            "at least one clip of its own group in the training set, in closed form in $q$ and $g$. "
+            "A naive loader sends each video (UCF101 calls them clips) to the test set independently with "
+            "probability $q$. A group (one actor, one background) has $g$ videos. Derive the probability "
+            "that a **test** video has at least one video of its own group in the training set, in closed "
+            "form in $q$ and $g$. "
             "Evaluate it for $g = 5$ and $q = 0.3$, and confirm it by simulating many groups."
         ),
-        stub='answer = ...  # a probability\ncheck("ex-7.5", answer)\n',
+        stub='answer = ...  # a probability, to 3 significant digits\ncheck("ex-7.5", answer)\n',
         solution=(
             "g, q = 5, 0.3\n"
             "# given that a clip is in test, its g - 1 group mates are each in test with probability q\n"
@@ -211,8 +221,8 @@ EXERCISES = [
         wrong="answer = 1 - 0.3 ** 5",
         check=Value(sig=3),
         answer_form="a probability",
-        hint="condition on the test clip: only its g - 1 group mates matter, and all of them must be in test for no leak.",
-        explanation="Over 99 %: a clip split leaks almost every test clip's actor and background into training.",
+        hint="condition on the video being in the test set: whose placement still matters?",
+        explanation="Over 99 %: a clip split leaks almost every test video's actor and background into training.",
         use=("homework", "exam"),
     ),
     Exercise(
@@ -226,7 +236,8 @@ EXERCISES = [
             "with probability 0.6. **Write down first** what averaging $K = 5$ clips does to video "
             "accuracy (a) when the clips' votes are independent and (b) when all clips of a video vote the "
             "same way (they show the same thing). Then simulate 200,000 videos for each case and answer "
-            "with the tuple (video accuracy independent, video accuracy identical). What does this say "
+            "with the tuple (video accuracy independent, video accuracy identical), as fractions in "
+            "$[0, 1]$. What does this say "
             "about evaluating UCF101 with many overlapping windows?"
         ),
         stub='answer = ...  # (independent, identical), two accuracies\ncheck("ex-7.6", answer)\n',
@@ -248,7 +259,7 @@ EXERCISES = [
         wrong="answer = (0.6, 0.6)",
         check=Value(decimals=2),
         answer_form="a tuple of two accuracies",
-        hint="with equal confidence per clip, averaging probabilities is a majority vote; identical clips vote as one.",
+        hint="when is the mean of five values, each 0.7 or 0.3, above 0.5?",
         explanation=(
             "Independent votes: the majority of 5 is right more often than one clip (a binomial tail); "
             "identical votes: no gain. Overlapping windows of one video share frames, so their votes are not independent."
@@ -259,15 +270,17 @@ EXERCISES = [
         title="Why the frame bag passed 50 % under a random split",
         kind="explain",
         difficulty="medium",
-        minutes=15,
+        minutes=20,
         statement=(
-            "In Experiment 2 the order-blind frame bag, capped at 50 % on the direction classes, scores "
-            "above 50 % when clips are split at random instead of by group. Which explanation does the "
-            "design support? (a) the random split gives it more training videos; (b) it recognises the "
+            "Suppose that in Experiment 2 the order-blind frame bag, capped at 50 % on the direction "
+            "classes, scores above 50 % when videos are split at random instead of by group (the stored "
+            "small-scale run tests exactly this; the few clips of a quick run may not show it). Which "
+            "explanation does the design support? (a) the random split gives it more training videos; "
+            "(b) it recognises the "
             "background colour of groups it saw in training; (c) the random split puts easier classes "
             "into the test set; (d) it learns the direction of motion from frame statistics after all. "
             "Check your choice with a lookup table that predicts a test clip's class from its group "
-            "colour alone (4 classes, 25 groups each, 5 clips a group), under a clip split and under a "
+            "colour alone (4 classes, 25 groups each, 5 videos a group), under a video split and under a "
             "group split; then explain in a paragraph what a *group* split removes."
         ),
         stub='answer = ...  # "a", "b", "c" or "d"; then your paragraph in a Markdown cell\ncheck("ex-7.7", answer)\n',
@@ -299,14 +312,16 @@ EXERCISES = [
                 "learns direction after all",
             ]
         ),
-        hint="colours were drawn independently of the class: what can a colour identify, if not a class?",
+        hint="colours were drawn independently of the class.",
         rubric=(
             "Full marks: (1) b; (2) a colour identifies a group, and under a clip split almost every test "
             "clip's group has clips in training (ex-7.5), so memorising colour -> class works on test "
             "clips while saying nothing about actions; (3) a group split puts each group on one side, so "
-            "the lookup falls to chance and only the action itself can be learned; (4) (a) and (c) are "
-            "ruled out by the design (same sizes, same videos, classes balanced) and (d) by the 50 % cap "
-            "of an order-blind model on reversal-paired classes. Half marks for (1)+(2)."
+            "the lookup falls to chance and only the action itself can be learned; (4) (a) is ruled out by "
+            "the design (both splits have the same numbers of training, validation and test videos), (c) "
+            "by the same numbers of test videos per class in both splits, and (d) by the in-distribution "
+            "50 % ceiling of an order-blind model on a direction and its opposite, which holds under both "
+            "splits because their per-class counts are equal. Half marks for (1)+(2)."
         ),
         use=("exam",),
     ),
