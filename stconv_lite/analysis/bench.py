@@ -3,12 +3,13 @@
 Usage::
 
     python -m stconv_lite.analysis.bench --out book/benchmarks/ops_cpu.json   # CPU, 1 thread
+    python -m stconv_lite.analysis.bench --keep-freed-memory --out book/benchmarks/ops_cpu_keep-freed-memory.json
     python -m stconv_lite.analysis.bench --device cuda --out book/benchmarks/ops_<gpu>.json
 
 Each operator maps ``(B, C, T, H, W)`` to ``(B, C, T, H, W)`` with ``C -> C`` channels and a 3-tap
 receptive field along every axis, so the numbers compare *how* they mix space and time, not how
 much they compute per output. Times are forward + backward, the median of several repeats after
-warm-up, measured in the same process with the operators interleaved (A, B, C, A, B, C, ...), and
+warm-up, measured in the same process with the operators interleaved (A, B, C, B, C, A, ...), and
 reported as a ratio to the plain 3x3x3 ``nn.Conv3d`` beside the goal of issue 19: a ratio is
 meaningful on any machine, an absolute time only on the one named in the output. Peak memory is measured on CUDA only (PyTorch's CPU allocator keeps no
 statistics).

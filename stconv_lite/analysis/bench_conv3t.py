@@ -10,8 +10,10 @@ noticeable where the activations are as small as the kernel (deep layers on tiny
 
 Each row is compared with its goal from issue 19 (:mod:`stconv_lite.analysis.bench_common`).
 
-Both layers are timed in alternation (A, B, A, B, ...) so that machine noise hits both alike; the
-reported time is the median over repeats, the ratio is Conv3T / Conv3d.
+Both layers are timed in alternation, the order swapped every round (A, B, B, A, ...), so that
+machine noise hits both alike and neither always runs right after the other; the reported time is
+the median over repeats, the ratio is Conv3T / Conv3d. ``--keep-freed-memory`` applies
+:func:`stconv_lite.ops.allocator.keep_freed_memory` first (recorded in the run card).
 """
 
 from __future__ import annotations

@@ -19,14 +19,18 @@ Conventions (the authors' code, so that their reference numbers are reproduced):
   :meth:`Conv3T.readable_parameters` converts to degrees and taps (pixels of the kernel grid);
 * identity at initialisation, so the kernel is $K_{:,:,1}$ stacked $l$ times.
 
-Efficiency: the resampling matrices of all filters and steps come from one closed-form outer product
-(:func:`interpolation_matrices`), their running products from $l-2$ batched matrix products, and
-slices $2..l$ of the whole kernel from one ``bmm``; then a single ``conv3d`` runs. The number of
-operations is the same for every layer size (no loop over filters, no one-hot scatter, no host
-synchronisation), and :func:`compile_generation` can fuse the small ones on a GPU. With gradients
-off (evaluation) the kernel is generated once and cached until a parameter changes. What remains is
-memory traffic: the generated kernel is written once and its gradient read back, which matters
-only where the activations are as small as the kernel (deep layers on tiny clips).
+Efficiency (issue 19): the resampling matrices of all filters and steps and their running
+products come from one autograd function with a written-out backward (:class:`_TransformProducts`,
+a few dozen element-wise operations whatever the layer size: no loop over filters, no one-hot
+scatter, no host synchronisation), and all slices of the kernel from one batched matrix product
+whose identity block copies the first slice (:class:`_ResampleFirstSlice`); then a single
+``conv3d`` runs. :func:`compile_generation` can fuse the small operations on a GPU. With gradients
+off (evaluation) the kernel is generated once and cached until a parameter changes; in training,
+last step's kernel memory is reused once that kernel has been released. Kernel slices that only
+ever meet the zero padding (a 1-frame clip and a 3-deep kernel) are neither generated nor
+convolved: their contribution and their gradient are exactly zero. What remains is memory
+traffic: the generated kernel is written once and its gradient read back, which matters only where
+the activations are as small as the kernel (deep layers on tiny clips).
 """
 
 from __future__ import annotations
