@@ -312,7 +312,7 @@ DIRECTION = register(
         chapter=7,
         title="The chapter's recipe on a UCF101 stand-in whose classes differ only in the direction of motion",
         question=(
-            "Does the one recipe (decode-once cache, device-side crop, early stopping) train the default "
+            "Does the one recipe (decode-once cache, device-side crop, best-validation epoch) train the default "
             "R(2+1)D, and which models use the order of frames, when an order-blind model is at most "
             "50 % by construction?"
         ),

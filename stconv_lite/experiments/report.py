@@ -22,6 +22,7 @@ __all__ = [
     "RESULTS_DIR",
     "pct",
     "comparison_sentence",
+    "bound_sentence",
     "verdicts",
     "results_table",
     "card_line",
@@ -120,7 +121,8 @@ def comparison_sentence(comparison: dict, labels: dict | None = None) -> str:
     )
 
 
-def _bound_sentence(bound: dict, labels: dict | None = None) -> str:
+def bound_sentence(bound: dict, labels: dict | None = None) -> str:
+    """One sentence for a bound check (an arm against a fixed value such as the 50 % bound), verdict first."""
     metric, b = bound["metric"], bound
     where = {
         stats.BETTER: f"detectably above {b['b']}",
@@ -132,16 +134,18 @@ def _bound_sentence(bound: dict, labels: dict | None = None) -> str:
     low, high = _clip(
         metric, b["a_mean"] + b["low"] - b["mean_difference"], b["a_mean"] + b["high"] - b["mean_difference"]
     )
+    # every seed the same value: the t-interval has no width, which deserves saying rather than a bare "x to x"
+    flat = " (every seed gave the same value)" if b["n"] > 1 and b["high"] - b["low"] < 1e-12 else ""
     return (
         f"{_name(b['a'], labels)} is **{where}** on {_metric_name(metric)} ({b['n']} seeds): mean "
-        f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, low)} to {_value(metric, high)}."
+        f"{_value(metric, b['a_mean'])}, 95 % interval {_value(metric, low)} to {_value(metric, high)}{flat}."
     )
 
 
 def verdicts(run: dict, labels: dict | None = None) -> str:
     """Every comparison and bound of a run as a Markdown bullet list (``labels``: display names of arms)."""
     lines = [comparison_sentence(c, labels) for c in run["comparisons"]]
-    lines += [_bound_sentence(b, labels) for b in run["bounds"]]
+    lines += [bound_sentence(b, labels) for b in run["bounds"]]
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -151,7 +155,8 @@ def results_table(run: dict, metrics: Sequence[str] = ("test_accuracy",), labels
     Intervals of fractions are shown cut to [0 %, 100 %] (see :func:`_clip`).
     """
     labels = labels or {}
-    header = ["arm"] + [f"{_metric_name(m)} (mean, 95 % interval)" for m in metrics] + ["per seed", "parameters"]
+    per_seed_header = f"per seed ({_metric_name(metrics[0])})"
+    header = ["arm"] + [f"{_metric_name(m)} (mean, 95 % interval)" for m in metrics] + [per_seed_header, "parameters"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm in run["arms"]:
         units = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
