@@ -215,3 +215,19 @@ def test_training_after_inference_mode_first_use():
     out.sum().backward()
     assert_close(out.detach(), expected)
     assert layer.rotation.grad is not None
+
+
+def test_partial_products_give_the_full_gradients_zero_for_unused_steps():
+    first = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    params = _transforms(4, 3, torch.float64, seed=6)
+    weights = torch.randn(3, 2, 1, 3, 3, dtype=torch.float64)
+    for start, stop in [(0, 1), (1, 2), (2, 3)]:
+        part = generate_kernel(first, *params, slices=(start, stop))
+        full = generate_kernel(first, *params)[:, :, start:stop]
+        got = torch.autograd.grad((part * weights).sum(), [first, *params])
+        want = torch.autograd.grad((full * weights).sum(), [first, *params])
+        for a, b in zip(got, want):
+            assert_close(a, b, rtol=1e-10, atol=1e-12)
+        assert torch.all(got[1][stop - 1 :] == 0) if stop > 1 else torch.all(got[1] == 0)
+    partial = transform_products(*[p.detach() for p in params], 3, 3, steps=2)
+    assert_close(partial, transform_products(*[p.detach() for p in params], 3, 3)[:, :2])

@@ -199,7 +199,11 @@ class _TransformProducts(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, scale, rotation, tx, ty, u, v, columns, rows):
+    def forward(ctx, scale, rotation, tx, ty, u, v, columns, rows, needed):
+        # only the first `needed` steps (the later slices are not asked for): the rest of the
+        # transforms get an exactly zero gradient, as they would through the unused products
+        ctx.steps = scale.shape[0]
+        scale, rotation, tx, ty = scale[:needed], rotation[:needed], tx[:needed], ty[:needed]
         per_filter = "l o -> l o 1 1"  # broadcast each (step, filter) value over the H x W taps
         cos, sin = torch.cos(rotation), torch.sin(rotation)
         c, n = rearrange(scale * cos, per_filter), rearrange(scale * sin, per_filter)
@@ -249,14 +253,24 @@ class _TransformProducts(torch.autograd.Function):
         # through c = s cos r, n = s sin r
         grad_scale = grad_c * cos + grad_n * sin
         grad_rotation = grad_n * c[..., 0, 0] - grad_c * n[..., 0, 0]
-        return grad_scale, grad_rotation, grad_tx, grad_ty, None, None, None, None
+        missing = ctx.steps - grad_c.shape[0]  # steps that were not needed: zero gradient
+        grads = [F.pad(g, (0, 0, 0, missing)) if missing else g for g in (grad_scale, grad_rotation, grad_tx, grad_ty)]
+        return *grads, None, None, None, None, None
 
 
 def _products_on_grid(
-    scale: Tensor, rotation: Tensor, tx: Tensor, ty: Tensor, u: Tensor, v: Tensor, columns: Tensor, rows: Tensor
+    scale: Tensor,
+    rotation: Tensor,
+    tx: Tensor,
+    ty: Tensor,
+    u: Tensor,
+    v: Tensor,
+    columns: Tensor,
+    rows: Tensor,
+    needed: int,
 ) -> Tensor:
     """:func:`transform_products` with the kernel grid given as tensors: what gets compiled."""
-    return _TransformProducts.apply(scale, rotation, tx, ty, u, v, columns, rows)
+    return _TransformProducts.apply(scale, rotation, tx, ty, u, v, columns, rows, needed)
 
 
 _products = _products_on_grid  # replaced by a compiled version by compile_generation()
@@ -269,6 +283,7 @@ def transform_products(
     ty: Tensor,
     height: int,
     width: int,
+    steps: int | None = None,
 ) -> Tensor:
     r"""The resampling matrices that map the first slice to every later slice, $\Theta_b\cdots\Theta_1$.
 
@@ -278,11 +293,18 @@ def transform_products(
     same count for every layer size; :func:`compile_generation` can fuse them into a handful of
     kernels on a GPU.
 
+    ``steps`` < L-1 computes only the first ``steps`` products (slices 2..steps+1); the later
+    transforms then get an exactly zero gradient, as when their products are computed and unused.
+
     Shapes:
-        scale, rotation, tx, ty: (L-1, O) -> (O, L-1, H*W, H*W); row b is the product of steps 1..b+1.
+        scale, rotation, tx, ty: (L-1, O) -> (O, steps or L-1, H*W, H*W); row b is the product of
+        steps 1..b+1.
     """
     grid = _base_grid(height, width, scale.dtype, scale.device)
-    return _products(scale, rotation, tx, ty, *grid)
+    needed = scale.shape[0] if steps is None else steps
+    if not 1 <= needed <= scale.shape[0]:
+        raise ValueError(f"steps must be in 1..{scale.shape[0]}; got {steps}")
+    return _products(scale, rotation, tx, ty, *grid, needed)
 
 
 def compile_generation(enabled: bool = True) -> bool:
@@ -305,7 +327,7 @@ def compile_generation(enabled: bool = True) -> bool:
         try:
             # views, not the Parameters themselves: dynamo keeps parameter shapes static, which
             # would compile once per layer width instead of once for all
-            return compiled(*(a.view_as(a) for a in args))
+            return compiled(*(a.view_as(a) if isinstance(a, Tensor) else a for a in args))
         except Exception as error:  # a missing compiler or backend must never stop training
             warnings.warn(
                 f"compiled 3TConv kernel generation failed ({error!r}); using eager mode", RuntimeWarning, stacklevel=2
@@ -379,7 +401,10 @@ def generate_kernel(
                 F.grid_sample(stack[-1], grids[step], mode="bilinear", padding_mode="zeros", align_corners=True)
             )
         return torch.stack(stack[start:stop], dim=2)
-    products = transform_products(scale, rotation, tx, ty, height, width).to(first_slice.dtype)
+    # the products up to the last slice asked for (at least one, so that every transform stays in
+    # the graph and gets its zero gradient when only the first slice is asked for)
+    steps = max(stop - 1, 1)
+    products = transform_products(scale, rotation, tx, ty, height, width, steps).to(first_slice.dtype)
     flat = rearrange(first_slice, "o i h w -> o i (h w)")
     taps = height * width
     # the learned resampling matrices of slices max(start, 1) .. stop-1 side by side; slice 0 (the
