@@ -149,18 +149,6 @@ def interpolation_matrices(thetas: Tensor, height: int, width: int) -> Tensor:
     return _matrices_from_coordinates(x, y, columns, rows)
 
 
-def _matmul(a: Tensor, b: Tensor) -> Tensor:
-    """(P x P) @ (P x P) for every filter, as broadcast-multiply-and-sum.
-
-    On a CPU a batched matmul of O tiny matrices loops over the batch (hundreds of dispatches),
-    while this is two vectorised operations whatever O is.
-
-    Shapes:
-        a: (O, P, R), b: (O, R, Q) -> (O, P, Q)
-    """
-    return (rearrange(a, "o p r -> o p r 1") * rearrange(b, "o r q -> o 1 r q")).sum(dim=2)
-
-
 def _tent_weights_and_slopes(coord: Tensor, taps: Tensor) -> tuple[Tensor, Tensor]:
     """:func:`_tent_weights` and their one-sided derivative in ``coord``, computed together.
 
@@ -217,7 +205,7 @@ class _TransformProducts(torch.autograd.Function):
         steps = rearrange(matrix, "l o h w i j -> l o (h w) (i j)")  # as _matrices_from_coordinates
         products = [steps[0]]
         for step in steps[1:]:  # sequential: slice b+1 is slice b resampled, not slice 1
-            products.append(_matmul(step, products[-1]))
+            products.append(torch.bmm(step, products[-1]))  # (P x P) @ (P x P) for every filter
         ctx.save_for_backward(
             cos, sin, c, n, shifted_u, shifted_v, half_w, half_h, along_x, along_y,
             slope_x, slope_y, steps, *products,
@@ -230,12 +218,13 @@ class _TransformProducts(torch.autograd.Function):
         cos, sin, c, n, shifted_u, shifted_v, half_w, half_h, along_x, along_y, slope_x, slope_y, steps, *products = (
             ctx.saved_tensors
         )
+        grad = grad.contiguous()  # bmm takes its slow per-matrix path on broadcast (stride-0) gradients
         # through the running products, last step first
         carried = grad[:, -1]  # d loss / d C_b, accumulated
         grad_steps = [None] * len(products)
         for b in range(len(products) - 1, 0, -1):
-            grad_steps[b] = _matmul(carried, rearrange(products[b - 1], "o p q -> o q p"))
-            carried = grad[:, b - 1] + _matmul(rearrange(steps[b], "o p q -> o q p"), carried)
+            grad_steps[b] = torch.bmm(carried, rearrange(products[b - 1], "o p q -> o q p"))
+            carried = grad[:, b - 1] + torch.bmm(rearrange(steps[b], "o p q -> o q p"), carried)
         grad_steps[0] = carried
         height, width = shifted_u.shape[-2:]
         grad_matrix = rearrange(
