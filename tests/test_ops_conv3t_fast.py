@@ -159,12 +159,23 @@ def test_pickling_and_device_moves_drop_the_training_memory():
 
 
 @pytest.mark.parametrize(
-    "frames,kernel,stride,padding",
-    [(1, 3, 1, 1), (2, 3, 2, 1), (1, 5, 1, 2), (2, 5, 1, 2), (3, 3, 2, 1), (3, 3, 1, 0), (8, 3, 1, 1), (1, 7, 2, 3)],
+    "frames,kernel,stride,padding,dilation",
+    [
+        (1, 3, 1, 1, 1),
+        (2, 3, 2, 1, 1),
+        (1, 5, 1, 2, 1),
+        (2, 5, 1, 2, 1),
+        (3, 3, 2, 1, 1),
+        (3, 3, 1, 0, 1),
+        (8, 3, 1, 1, 1),
+        (1, 7, 2, 3, 1),
+        (2, 3, 1, 2, 2),
+        (3, 3, 2, 2, 2),
+    ],
 )
-def test_slices_that_only_meet_padding_are_skipped_with_the_same_numbers(frames, kernel, stride, padding):
+def test_slices_that_only_meet_padding_are_skipped_with_the_same_numbers(frames, kernel, stride, padding, dilation):
     torch.manual_seed(4)
-    layer = Conv3T(3, 4, (kernel, 3, 3) if kernel < 7 else 7, stride=stride, padding=padding)
+    layer = Conv3T(3, 4, (kernel, 3, 3) if kernel < 7 else 7, stride=stride, padding=padding, dilation=(dilation, 1, 1))
     with torch.no_grad():
         layer.rotation.normal_(0, 0.2)
         layer.tx.normal_(0, 0.2)
@@ -175,7 +186,7 @@ def test_slices_that_only_meet_padding_are_skipped_with_the_same_numbers(frames,
     weights = torch.randn_like(out)
     grads = torch.autograd.grad((out * weights).sum(), params)
     full = layer.kernel()
-    expected = F.conv3d(x, full, layer.bias, layer.stride, layer.padding)
+    expected = F.conv3d(x, full, layer.bias, layer.stride, layer.padding, layer.dilation)
     assert_close(out, expected, rtol=1e-5, atol=1e-6)
     for got, want in zip(grads, torch.autograd.grad((expected * weights).sum(), params)):
         assert_close(got, want, rtol=1e-4, atol=1e-6)
