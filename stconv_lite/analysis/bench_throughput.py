@@ -4,7 +4,7 @@ Two ratios, each measured in one run with both contenders alternating (A, B, A, 
 machine noise hits both alike:
 
 1. **model**: training clips/s (forward, cross-entropy, backward, SGD step) of
-   ``create("r2plus1d_18")`` (our builder; ``torchvision_compat=True`` gives the exact same layer
+   ``create("videoresnet18_2plus1d")`` (our builder; ``torchvision_compat=True`` gives the exact same layer
    widths as torchvision, the default uses the paper's ``M_i`` everywhere) against
    ``torchvision.models.video.r2plus1d_18``, same batch, same input, channels-last-3d, AMP on CUDA.
    Ratio = ours / torchvision (1.0 = as fast).
@@ -58,7 +58,7 @@ def benchmark_models(
     repeats: int = 5,
     warmup: int = 1,
 ) -> dict:
-    """Median training-step time and clips/s of our r2plus1d_18 variants and torchvision's."""
+    """Median training-step time and clips/s of our videoresnet18_2plus1d variants and torchvision's."""
     import torchvision.models.video as tv_video
 
     from stconv_lite.models.registry import create
@@ -67,8 +67,10 @@ def benchmark_models(
     amp = device.type == "cuda"
     torch.manual_seed(0)
     models = {
-        "ours (torchvision-compatible widths)": create("r2plus1d_18", num_classes=num_classes, torchvision_compat=True),
-        "ours (paper M_i)": create("r2plus1d_18", num_classes=num_classes),
+        "ours (torchvision-compatible widths)": create(
+            "videoresnet18_2plus1d", num_classes=num_classes, torchvision_compat=True
+        ),
+        "ours (paper M_i)": create("videoresnet18_2plus1d", num_classes=num_classes),
         "torchvision": tv_video.r2plus1d_18(num_classes=num_classes),
     }
     x = torch.randn(batch, 3, *clip, device=device).contiguous(memory_format=torch.channels_last_3d)
