@@ -159,14 +159,14 @@ def results_table(run: dict, metrics: Sequence[str] = ("test_accuracy",), labels
     header = ["arm"] + [f"{_metric_name(m)} (mean, 95 % interval)" for m in metrics] + [per_seed_header, "parameters"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm in run["arms"]:
-        units = sorted((u for u in run["units"] if u["arm"] == arm), key=lambda u: u["seed"])
+        arm_units = units(run, arm)
         cells = [labels.get(arm, f"`{arm}`")]
         for metric in metrics:
             s = run["summaries"][arm][metric]
             low, high = _clip(metric, s["low"], s["high"])
             cells.append(f"{_value(metric, s['mean'])} ({_value(metric, low)} to {_value(metric, high)})")
-        cells.append(", ".join(_value(metrics[0], u["metrics"][metrics[0]]) for u in units))
-        cells.append(f"{units[0]['params']:,}" if units and "params" in units[0] else "")
+        cells.append(", ".join(_value(metrics[0], u["metrics"][metrics[0]]) for u in arm_units))
+        cells.append(f"{arm_units[0]['params']:,}" if "params" in arm_units[0] else "")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -265,7 +265,7 @@ def confused_pairs(run: dict, arm: str, k: int = 3) -> list[tuple[int, int, int]
 def confusion_sentence(run: dict, arm: str, names: Sequence[str], k: int = 3) -> str:
     """ "Most confused (true -> predicted, summed over seeds): ..." for one arm."""
     pairs = confused_pairs(run, arm, k)
-    clips = sum(sum(row) for u in run["units"] if u["arm"] == arm for row in u["confusion"])
+    clips = sum(sum(row) for u in units(run, arm) for row in u["confusion"])
     if not pairs:
         return f"`{arm}` confuses no pair of classes ({clips} test predictions over all seeds)."
     listed = "; ".join(f"*{names[t]}* → *{names[p]}* {n} times" for t, p, n in pairs)
@@ -279,7 +279,7 @@ def per_class_table(run: dict, names: Sequence[str], arms: Sequence[str] | None 
     for index, name in enumerate(names):
         cells = []
         for arm in arms:
-            values = [u["per_class_accuracy"][index] for u in run["units"] if u["arm"] == arm]
+            values = [u["per_class_accuracy"][index] for u in units(run, arm)]
             cells.append(pct(sum(values) / len(values), 0))
         rows.append(f"| {index}: {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
