@@ -178,3 +178,19 @@ def test_bad_inputs_raise_clear_errors():
         TensorExcitation(16, 4, kind="depth")
     with pytest.raises(ValueError, match="kind must be one of"):
         make_module("p3d", 16)
+
+
+@pytest.mark.parametrize("kernel", [(1, 3, 3), (3, 1, 1), (5, 1, 1), (3, 3, 3)])
+def test_branch_convolution_equals_its_conv3d_with_gradients(kernel):
+    """The 2D route for a temporal kernel (``_Branch._convolve``) is the grouped Conv3d, forward and backward."""
+    op = TensorSeparableConv3d(12, (3, 4), dim=0, kernels=(kernel,))
+    branch = op.branches[0]
+    z = torch.randn(2, 12, 5, 6, 7, requires_grad=True)
+    fast = branch._convolve(z)
+    reference = branch.conv(z)
+    torch.testing.assert_close(fast, reference)
+    probe = torch.randn_like(reference)
+    fast_grads = torch.autograd.grad(fast, (z, branch.conv.weight), probe)
+    reference_grads = torch.autograd.grad(reference, (z, branch.conv.weight), probe)
+    for got, expected in zip(fast_grads, reference_grads):
+        torch.testing.assert_close(got, expected)

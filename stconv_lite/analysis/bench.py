@@ -49,6 +49,11 @@ def operators(channels: int) -> dict[str, Callable[[], nn.Module]]:
         "3TConv 3x3x3": lambda: Conv3T(c, c, 3, padding=1, bias=False),
         "TAdaConv 3x3 + generator": lambda: TAdaConvWithGenerator(c, c, 3, padding=1, bias=False),
         "CT module (K=2, with TE)": lambda: CTModule(c),
+        # Where the CT module's time goes (no goals): the same module without tensor excitation, and
+        # with its convolutions alone (no TE, batch norm or ReLU). The gap between the rows is
+        # element-wise work, which no FLOP count sees.
+        "CT module, no TE": lambda: CTModule(c, excitation=False),
+        "CT module, convolutions only": lambda: CTModule(c, excitation=False, norm=False, activation=False),
     }
 
 

@@ -91,18 +91,17 @@ class _Branch(nn.Module):
         return self.excite(self.act(self.norm(self._convolve(z))))
 
     def _convolve(self, z: torch.Tensor) -> torch.Tensor:
-        """``self.conv(z)``, computed as a 2D conv when the kernel is flat in time or in space.
+        """``self.conv(z)``, computed as a 2D conv when the kernel is flat in space.
 
-        Same parameters and numbers as the Conv3d; only faster, because grouped 2D convolutions have
-        much better CPU kernels than grouped 3D ones.
+        Same parameters and numbers as the Conv3d; only faster. A grouped ``t x 1 x 1`` Conv3d runs
+        PyTorch's slow reference kernel on the CPU (about 3x the time of the same conv as a 2D conv
+        over (time, pixels), where merging H and W is a free view). A ``1 x k x k`` kernel stays a
+        Conv3d: as a 2D conv over frames it would need two copies, ``(b t)`` is not a view of
+        ``b c t``, and those cost more than the 2D kernel saves (2-core AMD EPYC, 1 thread,
+        64 channels in 8 groups, 2 x 8 x 28 x 28: 7.5 vs 9.1 ms forward + backward, interleaved).
         """
         conv, (kt, kh, kw) = self.conv, self.conv.kernel_size
-        if kt == 1:
-            frames = rearrange(z, "b c t h w -> (b t) c h w")
-            weight = rearrange(conv.weight, "o i 1 kh kw -> o i kh kw")
-            out = F.conv2d(frames, weight, None, 1, conv.padding[1:], 1, conv.groups)
-            return rearrange(out, "(b t) c h w -> b c t h w", b=z.shape[0])
-        if kh == kw == 1:
+        if kt > 1 and kh == kw == 1:
             columns = rearrange(z, "b c t h w -> b c t (h w)")
             weight = rearrange(conv.weight, "o i kt 1 1 -> o i kt 1")
             out = F.conv2d(columns, weight, None, 1, (conv.padding[0], 0), 1, conv.groups)
