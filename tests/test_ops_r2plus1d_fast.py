@@ -105,6 +105,19 @@ def test_fused_training_route_matches_the_layers(config, fmt, monkeypatch):
     assert spy.calls == 2
 
 
+@pytest.mark.parametrize("config", ["default", "strided", "even_time_kernel"])
+def test_fused_route_with_channels_last_weights(config, monkeypatch):
+    """As ``stconv_lite.analysis.bench --channels-last`` stores them (5D weights channels-last 3D)."""
+    spy = _Spy(monkeypatch)
+    block = _block(**CONFIGS[config]).train()
+    for parameter in block.parameters():
+        if parameter.dim() == 5:
+            parameter.data = parameter.data.contiguous(memory_format=torch.channels_last_3d)
+    x = torch.randn(3, 6, 5, 9, 8).contiguous(memory_format=torch.channels_last_3d).requires_grad_(True)
+    _compare(block, x)
+    assert spy.calls == 2
+
+
 def test_fused_route_on_the_benchmark_shape(monkeypatch):
     """The shape of ``stconv_lite.analysis.bench`` (64 -> M=144 -> 64, 8 x 28 x 28 frames).
 
