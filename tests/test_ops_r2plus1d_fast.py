@@ -95,9 +95,12 @@ def _compare(block: nn.Module, x: torch.Tensor, steps: int = 2) -> list[torch.Te
     return outputs
 
 
+@pytest.mark.parametrize("per_tap", [True, False], ids=["per_tap_weight_grad", "onednn_weight_grad"])
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("config", CONFIGS)
-def test_fused_training_route_matches_the_layers(config, fmt, monkeypatch):
+def test_fused_training_route_matches_the_layers(config, fmt, per_tap, monkeypatch):
+    """Both ways of the temporal weight gradient (per tap, or oneDNN's whole kernel for small clips)."""
+    monkeypatch.setattr(r2plus1d, "_MIN_TAP_ROWS", 0 if per_tap else 10**9)
     spy = _Spy(monkeypatch)
     block = _block(**CONFIGS[config]).train()
     x = torch.randn(3, 6, 5, 9, 8).contiguous(memory_format=FORMATS[fmt]).requires_grad_(True)
