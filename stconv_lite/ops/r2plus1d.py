@@ -89,8 +89,8 @@ def _temporal_weight_grad(grad_columns: Tensor, columns: Tensor, weight_2d: Tens
     """Weight gradient of the stride-1 temporal conv, as one 1x1 weight gradient per tap.
 
     oneDNN's weight-gradient kernel for a ``(t, 1)`` kernel on channels-last memory reaches about
-    60 GFLOP/s on the book's 2-core CPU, its 1x1 kernel about 90 (11 vs 7 ms per step on the
-    shape of :mod:`stconv_lite.analysis.bench`). Tap ``k`` pairs output frame ``j`` with input
+    60 GFLOP/s on the book's 2-core CPU, its 1x1 kernel about 90 (about 11 vs 8 ms per step on
+    the shape of :mod:`stconv_lite.analysis.bench`). Tap ``k`` pairs output frame ``j`` with input
     frame ``j + k - padding``, so its gradient is the 1x1 weight gradient over the frames where
     both exist: one slice of frames per clip, or the whole batch for a tap that never reaches into
     the padding. The slices are free views (channels-last 4D with a batch of one).
@@ -137,10 +137,11 @@ class _ChannelsLastTrainingBlock(torch.autograd.Function):
       columns view ``b c t (h w)`` are both free (channels-last 4D), so both convs run as 2D convs
       on the layout oneDNN computes in. A contiguous ``(b, c, t, h, w)`` tensor is instead
       reordered to oneDNN's blocked layout and back around every conv, forward and backward, into
-      freshly allocated buffers (each fresh multi-MiB buffer also costs page faults).
+      freshly allocated buffers: little arithmetic, but with glibc's default settings many of
+      these multi-MiB buffers are fresh pages, and page faults, on every step.
     * BN's batch statistics come from one reduction pass; backward, the ReLU mask, BN's weight and
       bias gradients and BN's input gradient are computed in place in the buffer that the temporal
-      conv's backward returns (four passes, no new feature map of width $M_i$).
+      conv's backward returns (five passes, no new feature map of width $M_i$).
     * The temporal conv's weight gradient is computed per tap (:func:`_temporal_weight_grad`) where
       the clips are large enough for that to pay off.
 
@@ -195,7 +196,7 @@ class _ChannelsLastTrainingBlock(torch.autograd.Function):
         need_mid = need_x or need_spatial or need_bn_weight or need_bn_bias
         not_inputs = (None,) * 6  # running stats, momentum, eps, conv settings
 
-        # temporal conv: input gradient from oneDNN, weight gradient per tap where the stride is 1
+        # temporal conv: input gradient from oneDNN; weight gradient per tap for stride 1 and large clips
         grad_out = rearrange(grad_out.contiguous(memory_format=_CHANNELS_LAST), "b n t h w -> b n t (h w)")
         columns = rearrange(act, "b m t h w -> b m t (h w)")
         temporal_2d = rearrange(temporal_weight, "n m kt 1 1 -> n m kt 1")
