@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
-from stconv_lite.ops import r2plus1d
+from stconv_lite.ops import r2plus1d_fused
 from stconv_lite.ops.r2plus1d import Conv2Plus1d
 
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last_3d}
@@ -54,13 +54,13 @@ class _Spy:
 
     def __init__(self, monkeypatch):
         self.calls = 0
-        apply = r2plus1d._ChannelsLastTrainingBlock.apply
+        apply = r2plus1d_fused.ChannelsLastTrainingBlock.apply
 
         def counted(*args):
             self.calls += 1
             return apply(*args)
 
-        monkeypatch.setattr(r2plus1d._ChannelsLastTrainingBlock, "apply", counted)
+        monkeypatch.setattr(r2plus1d_fused.ChannelsLastTrainingBlock, "apply", counted)
 
 
 def _compare(block: nn.Module, x: torch.Tensor, steps: int = 2) -> list[torch.Tensor]:
@@ -100,7 +100,7 @@ def _compare(block: nn.Module, x: torch.Tensor, steps: int = 2) -> list[torch.Te
 @pytest.mark.parametrize("config", CONFIGS)
 def test_fused_training_route_matches_the_layers(config, fmt, per_tap, monkeypatch):
     """Both ways of the temporal weight gradient (per tap, or oneDNN's whole kernel for small clips)."""
-    monkeypatch.setattr(r2plus1d, "_MIN_TAP_ROWS", 0 if per_tap else 10**9)
+    monkeypatch.setattr(r2plus1d_fused, "MIN_TAP_ROWS", 0 if per_tap else 10**9)
     spy = _Spy(monkeypatch)
     block = _block(**CONFIGS[config]).train()
     x = torch.randn(3, 6, 5, 9, 8).contiguous(memory_format=FORMATS[fmt]).requires_grad_(True)
@@ -251,4 +251,4 @@ def test_temporal_weight_grad_per_tap_matches_onednn(kernel, padding, frames):
     expected = torch.ops.aten.convolution_backward(
         grad, columns, weight, None, (1, 1), (padding, 0), (1, 1), False, (0, 0), 1, (False, True, False)
     )[1]
-    _close(r2plus1d._temporal_weight_grad(grad, columns, weight, padding), expected)
+    _close(r2plus1d_fused._temporal_weight_grad(grad, columns, weight, padding), expected)
