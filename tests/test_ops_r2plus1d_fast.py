@@ -1,7 +1,7 @@
 """Conv2Plus1d's fused CPU training route gives the numbers of its layers run one by one.
 
 The reference is ``nn.Sequential.forward``: spatial conv, BN, ReLU and temporal conv called in turn,
-which is the definition of the block. The fused route (``_ChannelsLastTrainingBlock``) must match it
+which is the definition of the block. The fused route (``r2plus1d_fused.ChannelsLastTrainingBlock``) must match it
 in the output, the input gradient, every parameter gradient and the BN bookkeeping (running
 statistics, batch counter), for contiguous and channels-last inputs; every case it does not cover
 must take the layer-by-layer route.
