@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
 
 from stconv_lite.analysis.bench_common import GOALS, goal, interleaved_ms, run_card, verdict
 from stconv_lite.analysis.complexity import count_flops, count_parameters
@@ -36,6 +38,29 @@ from stconv_lite.ops.tadaconv import TAdaConvWithGenerator
 GOAL_BASELINES = {"TAdaConv 3x3 + generator": "Conv3d 1x3x3 (2D per frame)"}
 
 
+class _ConvolutionsOf2Plus1d(nn.Module):
+    """The two convolutions of a (2+1)D block alone, as its fused CPU route runs them.
+
+    No batch norm, no ReLU: channels-last 3D memory, the spatial conv as a 2D conv on the frames
+    view and the temporal conv as a 2D conv on the columns view (both free views there). What is
+    left of the (2+1)D row's time above this row is the block's element-wise work and layout changes.
+
+    Shapes:
+        x: (B, C, T, H, W) -> (B, C, T, H * W), channels-last
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        block = Conv2Plus1d(channels, channels, 3)
+        self.spatial, self.temporal = block.spatial, block.temporal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = rearrange(x.contiguous(memory_format=torch.channels_last_3d), "b c t h w -> (b t) c h w")
+        mid = F.conv2d(frames, rearrange(self.spatial.weight, "m c 1 kh kw -> m c kh kw"), None, 1, (1, 1))
+        columns = rearrange(mid, "(b t) m h w -> b m t (h w)", b=x.shape[0])
+        return F.conv2d(columns, rearrange(self.temporal.weight, "n m kt 1 1 -> n m kt 1"), None, 1, (1, 0))
+
+
 def operators(channels: int) -> dict[str, Callable[[], nn.Module]]:
     """Name -> constructor of every operator, C -> C channels, same padding."""
     c = channels
@@ -43,6 +68,7 @@ def operators(channels: int) -> dict[str, Callable[[], nn.Module]]:
         "Conv3d 3x3x3 (C3D)": lambda: nn.Conv3d(c, c, 3, padding=1, bias=False),
         "Conv3d 1x3x3 (2D per frame)": lambda: nn.Conv3d(c, c, (1, 3, 3), padding=(0, 1, 1), bias=False),
         "(2+1)D": lambda: Conv2Plus1d(c, c, 3),
+        "(2+1)D, convolutions only": lambda: _ConvolutionsOf2Plus1d(c),
         "CSN (depthwise 3x3x3 + 1x1x1)": lambda: nn.Sequential(
             nn.Conv3d(c, c, 1, bias=False), nn.Conv3d(c, c, 3, padding=1, groups=c, bias=False)
         ),
