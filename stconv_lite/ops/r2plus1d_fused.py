@@ -58,7 +58,9 @@ def _temporal_weight_grad(grad_columns: Tensor, columns: Tensor, weight_2d: Tens
         tap = weight_2d[:, :, k : k + 1]
         shift = k - padding
         first, last = max(0, -shift), min(frames_out, frames_in - shift)  # output frames with an input frame
-        if (first, last, shift) == (0, frames_out, 0) and frames_out == frames_in:
+        if last <= first:  # the tap only ever meets the padding: its gradient is zero
+            pairs = []
+        elif (first, last, shift) == (0, frames_out, 0) and frames_out == frames_in:
             pairs = [(grad_columns, columns)]
         else:
             pairs = [
@@ -66,7 +68,7 @@ def _temporal_weight_grad(grad_columns: Tensor, columns: Tensor, weight_2d: Tens
                 for b in range(grad_columns.shape[0])
             ]
         total = torch.zeros_like(tap)
-        for grad, x in pairs if last > first else []:
+        for grad, x in pairs:
             # a dilation changes nothing for a 1x1 kernel; asking for one keeps PyTorch from sending
             # the call to its GEMM fallback (its choice for undilated 1x1 convs of fewer than 16
             # samples on one thread), which is slower here and first copies the slices to NCHW
